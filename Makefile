@@ -33,7 +33,7 @@ test-fast: install
 
 ## bench: run every benchmark script and print its figures
 bench: install
-	@set -e; for script in benchmarks/bench_*.py; do \
+	@set -e; shopt -s nullglob; for script in benchmarks/bench_*.py; do \
 		echo "== $$script"; $(PY) $$script; done
 
 lint: install

@@ -13,7 +13,7 @@ T = TypeVar("T")
 
 async def eventually(
     predicate: Callable[[], T | Awaitable[T]],
-    timeout: float = 5.0,
+    timeout: float = 5.0,  # noqa: ASYNC109 - a polling deadline, not a cancel scope
     interval: float = 0.01,
     message: str = "condition",
 ) -> T:
@@ -31,7 +31,7 @@ async def eventually(
                 result = await result
             if result:
                 return result  # type: ignore[return-value]
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+        except Exception as exc:
             last_error = exc
         if time.monotonic() >= deadline:
             detail = f" (last error: {last_error!r})" if last_error else ""
@@ -53,7 +53,7 @@ def wait_until(
             result = predicate()
             if result:
                 return result
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             last_error = exc
         if time.monotonic() >= deadline:
             detail = f" (last error: {last_error!r})" if last_error else ""

@@ -84,7 +84,9 @@ class Settings(BaseSettings):
     )
 
     # --- broker -------------------------------------------------------------------------------
-    alpaca_mode: str = Field("paper", description="paper or live; anything else falls back to paper")
+    alpaca_mode: str = Field(
+        "paper", description="paper or live; anything else falls back to paper"
+    )
     alpaca_paper_api_key: SecretStr | None = None
     alpaca_paper_api_secret: SecretStr | None = None
     alpaca_live_api_key: SecretStr | None = None
@@ -257,7 +259,7 @@ _ENV_HELP = (
 
 def load_settings(env_file: Path | None = ENV_FILE, **overrides: Any) -> Settings:
     """Load settings from the environment and ``env_file``. Raises pydantic's ValidationError."""
-    return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    return Settings(_env_file=env_file, **overrides)
 
 
 def validate_config(
@@ -295,7 +297,9 @@ def validate_config(
     _check_urls(settings, report)
     if settings.log_level not in LOG_LEVELS:
         report.problems.append(
-            Problem("LOG_LEVEL", f"unknown level {settings.log_level!r}", f"use one of {LOG_LEVELS}")
+            Problem(
+                "LOG_LEVEL", f"unknown level {settings.log_level!r}", f"use one of {LOG_LEVELS}"
+            )
         )
     if not env_found:
         message = f"no {env_file} file found: {_ENV_HELP}"
@@ -318,8 +322,7 @@ def _check_mode(settings: Settings, report: ConfigReport, confirm_live: bool) ->
             Problem(
                 "PULSETRADER_LIVE_CONFIRM",
                 "ALPACA_MODE=live trades real money and needs a second, explicit confirmation",
-                "set PULSETRADER_LIVE_CONFIRM=yes or pass --confirm-live, "
-                "or set ALPACA_MODE=paper",
+                "set PULSETRADER_LIVE_CONFIRM=yes or pass --confirm-live, or set ALPACA_MODE=paper",
             )
         )
 
@@ -350,7 +353,7 @@ def _check_credentials(settings: Settings, report: ConfigReport) -> None:
 
 def _check_jwt(settings: Settings, report: ConfigReport) -> None:
     fix = (
-        "generate one with `python -c \"import secrets; print(secrets.token_urlsafe(48))\"` "
+        'generate one with `python -c "import secrets; print(secrets.token_urlsafe(48))"` '
         "and set JWT_SECRET_KEY"
     )
     if settings.jwt_secret_key is None:

@@ -33,7 +33,10 @@ _CONSOLE_FORMAT = (
     "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
     "<cyan>{name}</cyan>:<cyan>{line}</cyan> - <level>{message}</level>{extra[_extras]}"
 )
-_FILE_FORMAT = "{time:YYYY-MM-DDTHH:mm:ss.SSSSSSZZ} | {level: <8} | {name}:{function}:{line} - {message}{extra[_extras]}"
+_FILE_FORMAT = (
+    "{time:YYYY-MM-DDTHH:mm:ss.SSSSSSZZ} | {level: <8} | "
+    "{name}:{function}:{line} - {message}{extra[_extras]}"
+)
 
 
 def _redact_value(value: Any, red: Redactor, depth: int = 0) -> Any:
@@ -115,19 +118,36 @@ def setup_logging(
     logger.configure(patcher=make_patcher(redactor), extra={"_extras": ""})
     if console:
         logger.add(
-            _stderr_sink, level=level, format=_CONSOLE_FORMAT, colorize=sys.stderr.isatty(),
-            backtrace=False, diagnose=False,
+            _stderr_sink,
+            level=level,
+            format=_CONSOLE_FORMAT,
+            colorize=sys.stderr.isatty(),
+            backtrace=False,
+            diagnose=False,
         )
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         logger.add(
-            log_dir / "pulsetrader.log", level=level, format=_FILE_FORMAT, rotation="10 MB",
-            retention=10, encoding="utf-8", backtrace=False, diagnose=False, enqueue=False,
+            log_dir / "pulsetrader.log",
+            level=level,
+            format=_FILE_FORMAT,
+            rotation="10 MB",
+            retention=10,
+            encoding="utf-8",
+            backtrace=False,
+            diagnose=False,
+            enqueue=False,
         )
         if json_lines:
             logger.add(
-                log_dir / "pulsetrader.jsonl", level=level, serialize=True, rotation="10 MB",
-                retention=10, encoding="utf-8", backtrace=False, diagnose=False,
+                log_dir / "pulsetrader.jsonl",
+                level=level,
+                serialize=True,
+                rotation="10 MB",
+                retention=10,
+                encoding="utf-8",
+                backtrace=False,
+                diagnose=False,
             )
     std_logging.basicConfig(handlers=[_InterceptHandler()], level=0, force=True)
     for noisy in ("urllib3", "websockets", "asyncio", "aiohttp.access"):

@@ -50,7 +50,10 @@ class Redactor:
             self.add(secret)
 
     def add(self, secret: str | None) -> None:
-        """Register a secret. Values shorter than 4 characters are ignored: they would mask noise."""
+        """Register a secret.
+
+        Values shorter than 4 characters are ignored: they would mask noise.
+        """
         if not secret or len(secret) < 4:
             return
         with self._lock:

@@ -59,7 +59,9 @@ def test_summary_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     "jwt", ["changeme", "short-but-random-Xy7", "changeme-changeme-changeme-changeme", "x" * 40]
 )
-def test_weak_or_placeholder_jwt_secret_is_rejected(monkeypatch: pytest.MonkeyPatch, jwt: str) -> None:
+def test_weak_or_placeholder_jwt_secret_is_rejected(
+    monkeypatch: pytest.MonkeyPatch, jwt: str
+) -> None:
     _env(monkeypatch, {**GOOD, "JWT_SECRET_KEY": jwt})
     report = validate_config(env_file=None)
     assert [p.variable for p in report.problems] == ["JWT_SECRET_KEY"]
@@ -82,7 +84,8 @@ def test_invalid_mode_falls_back_to_paper_with_warning(monkeypatch: pytest.Monke
     _env(monkeypatch, {**GOOD, "ALPACA_MODE": "papr"})
     report = validate_config(env_file=None)
     assert report.ok
-    assert report.settings is not None and report.settings.mode is Mode.PAPER
+    assert report.settings is not None
+    assert report.settings.mode is Mode.PAPER
     assert any("ALPACA_MODE" in w for w in report.warnings)
 
 
@@ -108,7 +111,8 @@ def test_live_mode_with_keys_and_confirmation_passes(monkeypatch: pytest.MonkeyP
     assert validate_config(env_file=None, confirm_live=True).ok
     monkeypatch.setenv("PULSETRADER_LIVE_CONFIRM", "yes")
     report = validate_config(env_file=None)
-    assert report.ok and report.settings is not None
+    assert report.ok
+    assert report.settings is not None
     assert report.settings.credentials() == (
         "AKLIVEKEY12345678901",
         "liveSECRETabcdefghijklmnopqrstuvwxyz0123",
@@ -137,7 +141,8 @@ def test_risk_limits_are_decimal_and_symbol_lists_parse(monkeypatch: pytest.Monk
 def test_ephemeral_settings_generate_keys_and_jwt() -> None:
     a, b = ephemeral_settings(), ephemeral_settings()
     assert a.mode is Mode.SIM
-    assert a.credentials() is not None and a.credentials() != b.credentials()
+    assert a.credentials() is not None
+    assert a.credentials() != b.credentials()
     assert a.jwt_secret_key is not None
     assert len(a.jwt_secret_key.get_secret_value()) >= 32
     assert validate_config(a, env_file=None).ok

@@ -80,5 +80,6 @@ def test_log_level_filters(tmp_path: Path, capsys) -> None:
     logger.info("quiet info")
     logger.warning("loud warning")
     err = capsys.readouterr().err
-    assert "loud warning" in err and "quiet info" not in err
+    assert "loud warning" in err
+    assert "quiet info" not in err
     logger.remove()

@@ -40,7 +40,10 @@ def is_crypto(symbol: str) -> bool:
 
 
 def order_symbol(symbol: str) -> str:
-    """The spelling orders, assets and market data use: ``BTCUSD`` -> ``BTC/USD``; ``aapl`` -> ``AAPL``."""
+    """The spelling orders, assets and market data use.
+
+    ``BTCUSD`` -> ``BTC/USD``; ``aapl`` -> ``AAPL``.
+    """
     sym = symbol.strip().upper()
     if "/" in sym:
         return sym
@@ -56,7 +59,10 @@ def position_symbol(symbol: str) -> str:
 
 
 def validate_symbol(symbol: str) -> str:
-    """Return the canonical (order) spelling, or raise ValueError with what a valid symbol looks like."""
+    """Return the canonical (order) spelling.
+
+    Raises ValueError saying what a valid symbol looks like.
+    """
     sym = order_symbol(symbol)
     if _PAIR_RE.match(sym) or _EQUITY_RE.match(sym):
         return sym
