@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pulsetrader.config import ConfigReport, validate_config
+from pulsetrader.sim.cli import sim
 
 app = typer.Typer(
     name="pulsetrader",
@@ -69,6 +70,9 @@ def check(
     report = validate_config(env_file=env_file, require_api=not no_api, confirm_live=confirm_live)
     render_report(report)
     raise typer.Exit(0 if report.ok else 1)
+
+
+app.command("sim")(sim)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""The Alpaca-compatible exchange simulator: calendar, clock, prices, orders and servers."""

@@ -1,0 +1,1 @@
+"""The simulator's aiohttp server: REST routes, WebSocket streams and control endpoints."""
