@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from tests.simulator import SimThread, sim_config
 
 from pulsetrader.sim.service import Simulator
+from tests.simulator import SimThread, sim_config
 
 
 def _overrides(request: pytest.FixtureRequest) -> dict[str, object]:

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.unit.sim.simkit import IN_SESSION, make_exchange, quote, trade
 
 from pulsetrader.sim.events import TradeUpdate
 from pulsetrader.sim.exchange import Exchange, SimError
+from tests.unit.sim.simkit import IN_SESSION, make_exchange, quote, trade
 
 SYMBOLS = ("AAPL", "BTC/USD")
 START_PRICE = {"AAPL": Decimal(100), "BTC/USD": Decimal(40000)}

@@ -27,13 +27,13 @@ from alpaca.data.models import Quote as SdkQuote
 from alpaca.data.models import Trade as SdkTrade
 from alpaca.trading.models import TradeUpdate as SdkTradeUpdate
 from alpaca.trading.stream import TradingStream
-from tests.helpers import eventually
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from pulsetrader.domain.market import Bar, Quote, Trade
 from pulsetrader.sim.faults import FaultInjector, FaultProfile
 from pulsetrader.sim.server.streams import StreamHub
+from tests.helpers import eventually
 
 KEY, SECRET = "PKSIMKEY", "sim-secret"
 T0 = datetime(2024, 1, 2, 15, 0, 0, 123456, tzinfo=UTC)

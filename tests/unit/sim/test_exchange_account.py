@@ -6,6 +6,10 @@ from decimal import Decimal
 
 import pytest
 from alpaca.trading.models import Asset, ClosePositionResponse, Position, TradeAccount
+
+from pulsetrader.domain.enums import AssetClass
+from pulsetrader.sim.assets import DEFAULT_SYMBOLS, AssetRegistry, asset_id_for
+from pulsetrader.sim.exchange import SimError
 from tests.unit.sim.simkit import (
     IN_SESSION,
     NEXT_OPEN,
@@ -16,10 +20,6 @@ from tests.unit.sim.simkit import (
     push,
     trade,
 )
-
-from pulsetrader.domain.enums import AssetClass
-from pulsetrader.sim.assets import DEFAULT_SYMBOLS, AssetRegistry, asset_id_for
-from pulsetrader.sim.exchange import SimError
 
 T1 = later(IN_SESSION, minutes=1)
 T2 = later(IN_SESSION, minutes=2)

@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 from alpaca.trading.models import Order
 from alpaca.trading.models import TradeUpdate as SdkTradeUpdate
+
+from pulsetrader.sim.exchange import SimError
 from tests.unit.sim.simkit import (
     AFTER_CLOSE,
     IN_SESSION,
@@ -21,8 +23,6 @@ from tests.unit.sim.simkit import (
     order,
     push,
 )
-
-from pulsetrader.sim.exchange import SimError
 
 T1 = later(IN_SESSION, minutes=1)
 T2 = later(IN_SESSION, minutes=2)

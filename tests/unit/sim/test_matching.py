@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tests.unit.sim.simkit import IN_SESSION, quote
 
 from pulsetrader.domain.enums import (
     AssetClass,
@@ -17,6 +16,7 @@ from pulsetrader.domain.enums import (
 from pulsetrader.sim import matching
 from pulsetrader.sim.assets import make_asset
 from pulsetrader.sim.orders import SimOrder
+from tests.unit.sim.simkit import IN_SESSION, quote
 
 AAPL = make_asset("AAPL")
 BTC = make_asset("BTC/USD")
