@@ -175,7 +175,8 @@ class Order:
     Created locally as ``pending_new`` (:meth:`from_intent`), then moved by status events
     (:meth:`transition`), executions (:meth:`apply_fill`) and broker snapshots
     (:meth:`apply_update`). ``broker_order_id`` is Alpaca's id, known once acknowledged;
-    ``replaces``/``replaced_by`` link the client order ids of a replace chain.
+    ``replaces``/``replaced_by`` link the client order ids of a replace chain. ``legs`` are the
+    exit orders of a bracket/OCO/OTO order as the broker reported them.
 
     ``filled_qty`` is the larger of two lower bounds on the truth: the sum of the executions
     applied here and the latest snapshot's cumulative quantity. Adding the two instead would count
@@ -216,6 +217,7 @@ class Order:
     replaces: str | None = None
     replaced_by: str | None = None
     reject_reason: str | None = None
+    legs: list[Order] = field(default_factory=list, compare=False)
     _executions: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
     _executed_qty: Decimal = field(default=ZERO, init=False, repr=False, compare=False)
     _executed_notional: Decimal = field(default=ZERO, init=False, repr=False, compare=False)
@@ -438,5 +440,6 @@ class Order:
             replaces=self.replaces,
             replaced_by=self.replaced_by,
             reject_reason=self.reject_reason,
+            legs=[leg.to_dict() for leg in self.legs],
         )
         return data

@@ -1,0 +1,627 @@
+"""AlpacaClient: the one place PulseTrader talks to Alpaca's REST APIs (paper, live or simulator).
+
+Built on alpaca-py's ``TradingClient``, ``StockHistoricalDataClient`` and
+``CryptoHistoricalDataClient``, pointed where :class:`BrokerConfig` says. Around every SDK call:
+
+* the client-side :class:`~pulsetrader.broker.limiter.RequestLimiter` (wait, do not fail);
+* a worker thread from the client's own pool, under a timeout, so the event loop never blocks
+  and a hung socket cannot starve ``asyncio.to_thread``'s shared pool;
+* error mapping to :mod:`pulsetrader.broker.errors` (no SDK or ``requests`` exception escapes);
+* a :class:`~pulsetrader.broker.hooks.CallOutcome` to every hook, and a log record;
+* :class:`~pulsetrader.broker.retry.RetryStrategy` for idempotent calls only.
+
+The SDK's own retry loop is switched off (``_retry = 0``): it retries 429 and 504 on POST
+/orders too, sleeping in the worker thread, which would multiply attempts and could send an
+order twice. Results come back as the domain types (each with ``to_dict()``).
+
+Exactly-once submission: see :meth:`AlpacaClient.submit_order`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import pandas as pd
+from alpaca.common.enums import Sort
+from alpaca.common.rest import RESTClient
+from alpaca.data.enums import DataFeed
+from alpaca.data.historical.crypto import CryptoHistoricalDataClient
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.requests import (
+    CryptoBarsRequest,
+    CryptoLatestQuoteRequest,
+    CryptoLatestTradeRequest,
+    StockBarsRequest,
+    StockLatestQuoteRequest,
+    StockLatestTradeRequest,
+)
+from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.requests import ClosePositionRequest, GetCalendarRequest, GetOrdersRequest
+from loguru import logger
+
+from pulsetrader.broker import convert
+from pulsetrader.broker.errormap import map_exception
+from pulsetrader.broker.errors import (
+    BrokerError,
+    BrokerTimeout,
+    InvalidRequest,
+    NotFound,
+    OrderRejected,
+    OrderStatusUnknown,
+    RateLimitError,
+    TransientError,
+)
+from pulsetrader.broker.hooks import CallHook, CallOutcome
+from pulsetrader.broker.limiter import RequestLimiter
+from pulsetrader.broker.orders import (
+    build_order_request,
+    is_duplicate_client_order_id,
+    new_client_order_id,
+)
+from pulsetrader.broker.retry import RetryStrategy
+from pulsetrader.broker.transport import (
+    HttpExchange,
+    InstrumentedSession,
+    begin_recording,
+    end_recording,
+)
+from pulsetrader.config import Mode, Settings
+from pulsetrader.domain.account import Account
+from pulsetrader.domain.errors import ConfigError
+from pulsetrader.domain.intents import OrderIntent
+from pulsetrader.domain.market import Quote, Timeframe, TimeframeUnit, Trade
+from pulsetrader.domain.money import ensure_utc, utcnow
+from pulsetrader.domain.orders import Order
+from pulsetrader.domain.snapshots import AssetInfo, MarketClock, PositionSnapshot, TradingDay
+from pulsetrader.domain.symbols import is_crypto, order_symbol, position_symbol
+
+T = TypeVar("T")
+
+_SDK_UNITS = {
+    TimeframeUnit.MINUTE: TimeFrameUnit.Minute,
+    TimeframeUnit.HOUR: TimeFrameUnit.Hour,
+    TimeframeUnit.DAY: TimeFrameUnit.Day,
+    TimeframeUnit.WEEK: TimeFrameUnit.Week,
+    TimeframeUnit.MONTH: TimeFrameUnit.Month,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    """Where and how to reach Alpaca. ``None`` URLs mean Alpaca's own endpoints for the mode."""
+
+    key_id: str
+    secret_key: str
+    paper: bool = True
+    trading_url: str | None = None
+    data_url: str | None = None
+    feed: str = "iex"
+    requests_per_minute: int | None = 200
+    timeout: float = 10.0
+
+    def __repr__(self) -> str:  # never print the secret, even in a traceback
+        return (
+            f"BrokerConfig(key_id={self.key_id[:2]}…, paper={self.paper}, url={self.trading_url})"
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BrokerConfig:
+        """Build from settings; ConfigError naming the missing variables when keys are absent."""
+        credentials = settings.credentials()
+        mode = settings.mode
+        if credentials is None:
+            prefix = "ALPACA_LIVE" if mode is Mode.LIVE else "ALPACA_PAPER"
+            raise ConfigError(
+                f"no Alpaca credentials for {mode.value} mode: set {prefix}_API_KEY and "
+                f"{prefix}_API_SECRET (in the environment or .env; see .env.example), "
+                "or run `pulsetrader demo` to use the built-in simulator without keys"
+            )
+        if mode is Mode.LIVE and not settings.live_confirmed:
+            raise ConfigError(
+                "ALPACA_MODE=live needs PULSETRADER_LIVE_CONFIRM=yes as well: live trading "
+                "uses real money and is never enabled by one setting alone"
+            )
+        return cls(
+            key_id=credentials[0],
+            secret_key=credentials[1],
+            paper=mode is not Mode.LIVE,
+            trading_url=settings.alpaca_trading_url,
+            data_url=settings.alpaca_data_url,
+            feed=settings.alpaca_data_feed,
+            requests_per_minute=settings.alpaca_requests_per_minute,
+            timeout=settings.alpaca_request_timeout,
+        )
+
+
+def sdk_timeframe(timeframe: Timeframe | str) -> TimeFrame:
+    """Our timeframe as alpaca-py's ``TimeFrame``."""
+    tf = Timeframe.parse(timeframe) if isinstance(timeframe, str) else timeframe
+    return TimeFrame(tf.amount, _SDK_UNITS[tf.unit])
+
+
+def _invoke(fn: Callable[..., T], args: tuple[Any, ...]) -> tuple[bool, Any, list[HttpExchange]]:
+    """Run one SDK call in a worker thread, capturing its HTTP exchanges and any exception."""
+    records = begin_recording()
+    try:
+        return True, fn(*args), records
+    except Exception as exc:
+        return False, exc, records
+    finally:
+        end_recording()
+
+
+class AlpacaClient:
+    """Async facade over alpaca-py. Construct, use, then :meth:`close`.
+
+    ``retry`` governs idempotent calls (reads, cancels). ``hooks`` receive a
+    :class:`CallOutcome` for every attempt, on the event loop's thread. ``clock`` is the broker's
+    time, used only for default date ranges.
+    """
+
+    def __init__(
+        self,
+        config: BrokerConfig,
+        *,
+        retry: RetryStrategy | None = None,
+        hooks: Iterable[CallHook] = (),
+        max_workers: int = 8,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        # The broker's time, for default date ranges: the wall clock for Alpaca, the simulated
+        # clock when the broker is the simulator (its time need not be today).
+        self.clock = clock
+        self.retry = retry or RetryStrategy()
+        self._hooks: list[CallHook] = list(hooks)
+        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="alpaca")
+        self.trading_limiter = RequestLimiter(config.requests_per_minute)
+        self.data_limiter = RequestLimiter(config.requests_per_minute)
+        # A whole SDK call may span several HTTP requests (pages); each has config.timeout.
+        self.call_timeout = config.timeout * 3 + 1
+        self._feed = DataFeed(config.feed)
+        key, secret = config.key_id, config.secret_key
+        self._trading = TradingClient(
+            key, secret, paper=config.paper, raw_data=True, url_override=config.trading_url
+        )
+        self._stocks = StockHistoricalDataClient(
+            key, secret, raw_data=True, url_override=config.data_url
+        )
+        self._crypto = CryptoHistoricalDataClient(
+            key, secret, raw_data=True, url_override=config.data_url
+        )
+        for sdk in (self._trading, self._stocks, self._crypto):
+            self._instrument(sdk)
+
+    def _instrument(self, sdk: RESTClient) -> None:
+        sdk._retry = 0  # our RetryStrategy is the only retry loop
+        sdk._session.close()
+        sdk._session = InstrumentedSession(
+            self.config.timeout, pool_size=self._executor._max_workers
+        )
+
+    def add_hook(self, hook: CallHook) -> None:
+        """Receive a :class:`CallOutcome` after every broker call attempt."""
+        self._hooks.append(hook)
+
+    async def close(self) -> None:
+        """Release the worker threads and HTTP connections."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for sdk in (self._trading, self._stocks, self._crypto):
+            sdk._session.close()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    async def _call(
+        self, endpoint: str, fn: Callable[..., T], *args: Any, data: bool = False, **log: Any
+    ) -> T:
+        """One attempt: limiter, worker thread under timeout, error mapping, hooks, log."""
+        limiter = self.data_limiter if data else self.trading_limiter
+        waited = await limiter.acquire()
+        logger.debug("broker → {} {}", endpoint, log or "")
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, _invoke, fn, args)
+        error: BrokerError | None = None
+        records: list[HttpExchange] = []
+        value: Any = None
+        try:
+            ok, value, records = await asyncio.wait_for(future, self.call_timeout)
+            if not ok:
+                error = map_exception(value, endpoint)
+        except TimeoutError:
+            error = BrokerTimeout(
+                f"{endpoint}: no answer within {self.call_timeout:.0f}s", endpoint=endpoint
+            )
+        except RuntimeError as exc:  # executor shut down: the client is closed
+            error = BrokerError(f"{endpoint}: client is closed ({exc})", endpoint=endpoint)
+        seconds = time.perf_counter() - started
+        status = records[-1].status if records else None
+        if isinstance(error, RateLimitError):
+            limiter.pause_for(error.retry_after if error.retry_after is not None else 1.0)
+        outcome = CallOutcome(endpoint, error is None, seconds, utcnow(), status, error, waited)
+        self._report(outcome)
+        if error is not None:
+            level = "DEBUG" if isinstance(error, NotFound) else "WARNING"
+            logger.log(
+                level, "broker ✗ {} {} in {:.0f} ms: {}", endpoint, status, seconds * 1e3, error
+            )
+            raise error
+        logger.debug("broker ← {} {} in {:.1f} ms", endpoint, status, seconds * 1e3)
+        return value  # type: ignore[no-any-return]
+
+    def _report(self, outcome: CallOutcome) -> None:
+        for hook in self._hooks:
+            try:
+                hook(outcome)
+            except Exception:  # a broken observer must not break trading
+                logger.exception("call hook {!r} failed", hook)
+
+    async def _read(self, endpoint: str, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """An idempotent call, retried on transient failures."""
+        return await self.retry.run(lambda: self._call(endpoint, fn, *args, **kw), endpoint)
+
+    async def _once(self, endpoint: str, fn: Callable[..., T], *args: Any) -> T:
+        """A call that must not be repeated blindly: only a 429 (never processed) is retried."""
+        attempt = 1
+        while True:
+            try:
+                return await self._call(endpoint, fn, *args)
+            except RateLimitError as exc:
+                if attempt >= self.retry.max_attempts:
+                    raise
+                await self.retry.sleep(self.retry.delay(attempt, exc))
+                attempt += 1
+
+    @staticmethod
+    def _convert(endpoint: str, fn: Callable[..., T], *args: Any) -> T:
+        """Parse a payload; a malformed one is a broker failure, not our crash."""
+        try:
+            return fn(*args)
+        except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+            raise BrokerError(
+                f"{endpoint}: unreadable response from the broker ({type(exc).__name__}: {exc})",
+                endpoint=endpoint,
+            ) from exc
+
+    # -- account and positions ----------------------------------------------------------------
+
+    async def get_account(self) -> Account:
+        """Equity, cash, buying power and the rest of ``GET /v2/account``."""
+        raw = await self._read("get_account", self._trading.get_account)
+        return self._convert("get_account", convert.account_from_wire, raw)
+
+    async def get_positions(self) -> list[PositionSnapshot]:
+        """Every open position."""
+        raw = await self._read("get_positions", self._trading.get_all_positions)
+        return [self._convert("get_positions", convert.position_from_wire, p) for p in raw]
+
+    async def get_position(self, symbol: str) -> PositionSnapshot | None:
+        """The open position in ``symbol`` (``BTC/USD`` or ``BTCUSD``), or None when flat."""
+        try:
+            raw = await self._read(
+                "get_position", self._trading.get_open_position, position_symbol(symbol)
+            )
+        except NotFound:
+            return None
+        return self._convert("get_position", convert.position_from_wire, raw)
+
+    # -- market data ----------------------------------------------------------------------------
+
+    async def get_bars(
+        self,
+        symbol: str,
+        timeframe: Timeframe | str = "1Min",
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """Bars for one stock or crypto symbol as the documented frame (:func:`convert.bars_frame`).
+
+        With ``start`` the bars from there (up to ``limit``); without it, the latest ``limit``
+        bars (default 1,000) up to ``end``, however far back the market was last open.
+        """
+        symbol = order_symbol(symbol)
+        tf = Timeframe.parse(timeframe) if isinstance(timeframe, str) else timeframe
+        if limit is not None and limit < 1:
+            raise InvalidRequest(f"get_bars: limit must be positive, got {limit}")
+        end_at = ensure_utc(end) if end is not None else None
+        newest_first = start is None
+        if start is None:
+            wanted = limit or 1000
+            # Stocks trade ~6.5 of 24 hours, 5 of 7 days; reach back far enough to cover that.
+            span = tf.timedelta * wanted * (6 if not is_crypto(symbol) else 1) + timedelta(days=4)
+            start_at = (end_at or self.clock()) - min(span, timedelta(days=365 * 20))
+            limit = wanted
+        else:
+            start_at = ensure_utc(start)
+        params: dict[str, Any] = {
+            "symbol_or_symbols": symbol,
+            "timeframe": sdk_timeframe(tf),
+            "start": start_at,
+            "end": end_at,
+            "limit": limit,
+            "sort": Sort.DESC if newest_first else Sort.ASC,
+        }
+        raw: Any
+        if is_crypto(symbol):
+            raw = await self._read(
+                "get_bars", self._crypto.get_crypto_bars, CryptoBarsRequest(**params), data=True
+            )
+        else:
+            request = StockBarsRequest(**params, feed=self._feed)
+            raw = await self._read("get_bars", self._stocks.get_stock_bars, request, data=True)
+        rows = (raw or {}).get(symbol) or []
+        return self._convert("get_bars", convert.bars_frame, rows)
+
+    async def get_latest_trade(self, symbol: str) -> Trade:
+        """The most recent trade."""
+        symbol = order_symbol(symbol)
+        if is_crypto(symbol):
+            request: Any = CryptoLatestTradeRequest(symbol_or_symbols=symbol)
+            raw = await self._read(
+                "get_latest_trade", self._crypto.get_crypto_latest_trade, request, data=True
+            )
+        else:
+            request = StockLatestTradeRequest(symbol_or_symbols=symbol, feed=self._feed)
+            raw = await self._read(
+                "get_latest_trade", self._stocks.get_stock_latest_trade, request, data=True
+            )
+        if not raw or symbol not in raw:
+            raise NotFound(f"get_latest_trade: no trade for {symbol}", endpoint="get_latest_trade")
+        return self._convert("get_latest_trade", convert.trade_from_wire, symbol, raw[symbol])
+
+    async def get_latest_quote(self, symbol: str) -> Quote:
+        """The current best bid and ask."""
+        symbol = order_symbol(symbol)
+        if is_crypto(symbol):
+            request: Any = CryptoLatestQuoteRequest(symbol_or_symbols=symbol)
+            raw = await self._read(
+                "get_latest_quote", self._crypto.get_crypto_latest_quote, request, data=True
+            )
+        else:
+            request = StockLatestQuoteRequest(symbol_or_symbols=symbol, feed=self._feed)
+            raw = await self._read(
+                "get_latest_quote", self._stocks.get_stock_latest_quote, request, data=True
+            )
+        if not raw or symbol not in raw:
+            raise NotFound(f"get_latest_quote: no quote for {symbol}", endpoint="get_latest_quote")
+        return self._convert("get_latest_quote", convert.quote_from_wire, symbol, raw[symbol])
+
+    async def get_midpoint(self, symbol: str) -> Decimal | None:
+        """The latest quote's midpoint, or None when one side of the book is empty."""
+        return (await self.get_latest_quote(symbol)).midpoint
+
+    async def get_previous_close(self, symbol: str, now: datetime | None = None) -> Decimal | None:
+        """The close of the last session before today's (New York date), or None if unknown.
+
+        On a Saturday that is Friday's close; on Monday (before, during or after the session)
+        also Friday's; after a holiday the session before it. Crypto sessions are New York
+        calendar days, as Alpaca's daily crypto bars are.
+        """
+        at = ensure_utc(now) if now is not None else self.clock()
+        frame = await self.get_bars(symbol, "1Day", start=at - timedelta(days=14), end=at)
+        if frame.empty:
+            return None
+        today = at.astimezone(convert.NEW_YORK).date()
+        index = pd.DatetimeIndex(frame.index)
+        dates = index.tz_convert(convert.NEW_YORK).date
+        earlier = frame[dates < today]
+        if earlier.empty:
+            return None
+        return Decimal(str(earlier["close"].iloc[-1]))
+
+    # -- orders -------------------------------------------------------------------------------
+
+    async def submit_order(self, intent: OrderIntent, client_order_id: str | None = None) -> Order:
+        """Send ``intent`` to the broker exactly once; return the broker's order.
+
+        The order carries a client_order_id (the argument, the intent's, or a fresh one), and
+        Alpaca refuses a second order with the same id, so re-sending is safe *only* with the
+        same id and only after asking. The protocol:
+
+        1. Send. A definite answer (the order, or a 4xx refusal) ends it.
+        2. 429: the request was not processed; wait as told and send again (same id).
+        3. Anything ambiguous (timeout, reset connection, 5xx): ask for the order by its
+           client_order_id. Found: that is the order. Not found: Alpaca never got it; send again.
+        4. A 422 "client_order_id must be unique" means an earlier attempt did land: fetch it.
+        5. When asking keeps failing, raise :class:`OrderStatusUnknown`; nothing more is sent,
+           and reconciliation settles it once the broker answers again.
+
+        Attempts are bounded by ``retry.max_attempts``.
+        """
+        coid = client_order_id or intent.client_order_id or new_client_order_id()
+        try:
+            request = build_order_request(intent, coid)
+        except ValueError as exc:
+            raise InvalidRequest(f"submit_order: {exc}", endpoint="submit_order") from exc
+        logger.info(
+            "submitting {} {} {} {} ({}) coid={}",
+            intent.side.value,
+            intent.qty if intent.qty is not None else f"${intent.notional}",
+            intent.symbol,
+            intent.type.value,
+            intent.time_in_force.value,
+            coid,
+        )
+        attempt = 1
+        while True:
+            try:
+                raw = await self._call("submit_order", self._trading.submit_order, request)
+                return self._convert("submit_order", convert.order_from_wire, raw)
+            except RateLimitError as exc:
+                failure: TransientError = exc
+                ambiguous = False
+            except TransientError as exc:
+                failure, ambiguous = exc, True
+            except OrderRejected as exc:
+                if not is_duplicate_client_order_id(exc.message):
+                    logger.warning("order {} rejected: {}", coid, exc.message)
+                    raise
+                failure, ambiguous = exc, True  # type: ignore[assignment]
+            if ambiguous:
+                existing = await self._find_submitted(coid, failure)
+                if existing is not None:
+                    if (existing.symbol, existing.side) != (intent.symbol, intent.side):
+                        raise OrderRejected(
+                            f"client_order_id {coid} is already used by a different order "
+                            f"({existing.side.value} {existing.symbol}); use a new id",
+                            endpoint="submit_order",
+                        )
+                    logger.info("order {} was received despite {}; not resending", coid, failure)
+                    return existing
+                if isinstance(failure, OrderRejected):
+                    # "Duplicate" yet not found: something else holds the id. Do not guess.
+                    raise OrderStatusUnknown(
+                        f"submit_order: client_order_id {coid} is taken but cannot be fetched",
+                        client_order_id=coid,
+                        endpoint="submit_order",
+                    )
+            if attempt >= self.retry.max_attempts:
+                if ambiguous:
+                    raise OrderStatusUnknown(
+                        f"submit_order: {coid} not received after {attempt} attempts ({failure})",
+                        client_order_id=coid,
+                        endpoint="submit_order",
+                    ) from failure
+                raise failure
+            await self.retry.sleep(self.retry.delay(attempt, failure))
+            attempt += 1
+            logger.warning("resending order {} (attempt {}) after {}", coid, attempt, failure)
+
+    async def _find_submitted(self, coid: str, cause: BrokerError) -> Order | None:
+        """After an ambiguous submit: the order if Alpaca has it, None if it certainly does not.
+
+        Raises OrderStatusUnknown when the broker cannot be asked.
+        """
+        try:
+            return await self.get_order_by_client_id(coid)
+        except BrokerError as exc:
+            raise OrderStatusUnknown(
+                f"submit_order: {coid} may or may not have reached the broker ({cause}); "
+                f"looking it up failed too ({exc})",
+                client_order_id=coid,
+                endpoint="submit_order",
+            ) from exc
+
+    async def get_order(self, order_id: str) -> Order:
+        """An order by Alpaca's id (NotFound if unknown)."""
+        raw = await self._read("get_order", self._trading.get_order_by_id, order_id)
+        return self._convert("get_order", convert.order_from_wire, raw)
+
+    async def get_order_by_client_id(self, client_order_id: str) -> Order | None:
+        """An order by our client_order_id, or None if Alpaca has no such order."""
+        try:
+            raw = await self._read(
+                "get_order_by_client_id", self._trading.get_order_by_client_id, client_order_id
+            )
+        except NotFound:
+            return None
+        return self._convert("get_order_by_client_id", convert.order_from_wire, raw)
+
+    async def list_orders(
+        self,
+        status: str = "open",
+        *,
+        limit: int = 500,
+        symbols: Sequence[str] | None = None,
+        after: datetime | None = None,
+        until: datetime | None = None,
+        nested: bool = True,
+    ) -> list[Order]:
+        """Orders by status (``open``, ``closed``, ``all``), newest first, with their legs."""
+        try:
+            query_status = QueryOrderStatus(status)
+        except ValueError:
+            raise InvalidRequest(
+                f"list_orders: status must be open, closed or all, got {status!r}"
+            ) from None
+        request = GetOrdersRequest(
+            status=query_status,
+            limit=limit,
+            symbols=[order_symbol(s) for s in symbols] if symbols else None,
+            after=after,
+            until=until,
+            nested=nested,
+        )
+        raw = await self._read("list_orders", self._trading.get_orders, request)
+        return [self._convert("list_orders", convert.order_from_wire, o) for o in raw]
+
+    async def cancel_order(self, order_id: str) -> None:
+        """Ask Alpaca to cancel; the outcome arrives as an order update."""
+        await self._read("cancel_order", self._trading.cancel_order_by_id, order_id)
+
+    async def cancel_all_orders(self) -> list[tuple[str, int]]:
+        """Cancel every open order; (order id, HTTP status of its cancel) per order."""
+        raw: Any = await self._read("cancel_all_orders", self._trading.cancel_orders)
+        return [(str(row.get("id")), int(row.get("status", 0))) for row in raw or []]
+
+    async def close_position(
+        self, symbol: str, *, qty: Decimal | None = None, percentage: Decimal | None = None
+    ) -> Order:
+        """Close all of a position, ``qty`` of it, or ``percentage`` (0-100) of it.
+
+        Never retried after an ambiguous failure (Alpaca's close takes no client_order_id, so a
+        retry could close twice): the error propagates and the caller reconciles.
+        """
+        if qty is not None and percentage is not None:
+            raise InvalidRequest("close_position: give qty or percentage, not both")
+        options = None
+        if qty is not None or percentage is not None:
+            options = ClosePositionRequest(
+                qty=str(qty) if qty is not None else None,
+                percentage=str(percentage) if percentage is not None else None,
+            )
+        raw = await self._once(
+            "close_position", self._trading.close_position, position_symbol(symbol), options
+        )
+        return self._convert("close_position", convert.order_from_wire, raw)
+
+    async def close_all_positions(self, cancel_orders: bool = True) -> list[Order]:
+        """Close every position (cancelling open orders first by default); the closing orders.
+
+        Positions Alpaca refused to close are logged and left out.
+        """
+        raw: Any = await self._once(
+            "close_all_positions", self._trading.close_all_positions, cancel_orders
+        )
+        orders: list[Order] = []
+        for row in raw or []:
+            body = row.get("body")
+            if int(row.get("status", 0)) >= 300 or not isinstance(body, dict) or "id" not in body:
+                logger.warning("close of {} refused: {}", row.get("symbol"), body)
+                continue
+            orders.append(self._convert("close_all_positions", convert.order_from_wire, body))
+        return orders
+
+    # -- reference data -----------------------------------------------------------------------
+
+    async def get_clock(self) -> MarketClock:
+        """Whether the stock market is open, and the next open and close."""
+        raw = await self._read("get_clock", self._trading.get_clock)
+        return self._convert("get_clock", convert.clock_from_wire, raw)
+
+    async def get_calendar(self, start: date, end: date) -> list[TradingDay]:
+        """Trading days between two dates, inclusive."""
+        request = GetCalendarRequest(start=start, end=end)
+        raw = await self._read("get_calendar", self._trading.get_calendar, request)
+        return [self._convert("get_calendar", convert.calendar_from_wire, row) for row in raw]
+
+    async def get_asset(self, symbol: str) -> AssetInfo:
+        """Tradability and order rules for one symbol (NotFound if Alpaca does not list it)."""
+        raw = await self._read("get_asset", self._trading.get_asset, position_symbol(symbol))
+        return self._convert("get_asset", convert.asset_from_wire, raw)
+
+    async def ping(self) -> float:
+        """One cheap authenticated round trip (the clock), without retries; its latency in s."""
+        started = time.perf_counter()
+        await self._call("ping", self._trading.get_clock)
+        return time.perf_counter() - started

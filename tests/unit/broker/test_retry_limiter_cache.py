@@ -1,0 +1,201 @@
+"""RetryStrategy, RequestLimiter and TtlCache: pure logic with injected clocks, no waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from pulsetrader.broker.errormap import parse_retry_after
+from pulsetrader.broker.errors import (
+    BrokerUnavailable,
+    InvalidRequest,
+    RateLimitError,
+    TransientError,
+)
+from pulsetrader.broker.limiter import RequestLimiter
+from pulsetrader.broker.orders import is_duplicate_client_order_id, new_client_order_id
+from pulsetrader.broker.retry import RetryStrategy
+from pulsetrader.caching import TtlCache
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def strategy(attempts: int = 4) -> tuple[RetryStrategy, list[float]]:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    return RetryStrategy(
+        attempts, base_delay=1, max_delay=8, rng=random.Random(3), sleep=sleep
+    ), slept
+
+
+async def test_retry_retries_transient_errors_with_growing_capped_delays() -> None:
+    retry, slept = strategy(6)
+    calls = 0
+
+    async def flaky() -> str:
+        nonlocal calls
+        calls += 1
+        if calls < 6:
+            raise BrokerUnavailable("down")
+        return "ok"
+
+    assert await retry.run(flaky) == "ok"
+    assert calls == 6
+    ceilings = [1, 2, 4, 8, 8]
+    assert all(0 <= s <= c for s, c in zip(slept, ceilings, strict=True))
+
+
+async def test_retry_gives_up_after_max_attempts_and_never_retries_permanent_errors() -> None:
+    retry, slept = strategy(3)
+    calls = 0
+
+    async def down() -> None:
+        nonlocal calls
+        calls += 1
+        raise BrokerUnavailable("down")
+
+    with pytest.raises(BrokerUnavailable):
+        await retry.run(down)
+    assert calls == 3
+
+    async def bad() -> None:
+        raise InvalidRequest("no")
+
+    with pytest.raises(InvalidRequest):
+        await retry.run(bad)
+    assert len(slept) == 2
+
+
+def test_retry_after_is_a_floor_under_the_backoff() -> None:
+    retry, _ = strategy()
+    assert retry.delay(1, RateLimitError("slow down", retry_after=42)) == 42
+    assert retry.delay(1, TransientError("x")) <= 1
+
+
+def test_retry_rejects_nonsense_settings() -> None:
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryStrategy(max_attempts=0)
+
+
+def test_parse_retry_after_from_either_header() -> None:
+    assert parse_retry_after({"Retry-After": "3"}) == 3
+    assert parse_retry_after({"X-Ratelimit-Reset": "1010"}, now=lambda: 1000.0) == 10
+    assert parse_retry_after({"x-ratelimit-reset": "990"}, now=lambda: 1000.0) == 0
+    assert parse_retry_after({}) is None
+    assert parse_retry_after({"Retry-After": "soon"}) is None
+
+
+def test_client_order_ids_are_unique_and_within_alpacas_limit() -> None:
+    ids = {new_client_order_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(len(i) <= 48 for i in ids)
+    assert is_duplicate_client_order_id("client_order_id must be unique")
+    assert not is_duplicate_client_order_id("insufficient buying power")
+
+
+def fake_time() -> tuple[FakeClock, Callable[[float], Awaitable[None]]]:
+    clock = FakeClock()
+
+    async def sleep(seconds: float) -> None:  # simulated time passes instantly
+        clock.now += seconds
+        await asyncio.sleep(0)
+
+    return clock, sleep
+
+
+async def test_limiter_allows_the_budget_then_waits_for_the_window() -> None:
+    clock, sleep = fake_time()
+    limiter = RequestLimiter(3, period=60, monotonic=clock, sleep=sleep)
+    for _ in range(3):
+        assert await limiter.acquire() == 0
+        clock.now += 1
+    # The 4th request waits until the first one leaves the trailing 60 s window.
+    assert await limiter.acquire() == pytest.approx(57)
+    assert limiter.used == 3
+
+
+async def test_limiter_never_exceeds_the_budget_in_any_window() -> None:
+    clock, sleep = fake_time()
+    limiter = RequestLimiter(5, period=60, monotonic=clock, sleep=sleep)
+    starts = []
+    for _ in range(23):
+        await limiter.acquire()
+        starts.append(clock.now)
+    for t0 in starts:
+        assert sum(t0 <= s < t0 + 60 for s in starts) <= 5
+
+
+async def test_limiter_pause_holds_everyone_until_the_reset() -> None:
+    clock, sleep = fake_time()
+    limiter = RequestLimiter(None, monotonic=clock, sleep=sleep)
+    limiter.pause_for(5)
+    assert await limiter.acquire() == pytest.approx(5)
+    assert await limiter.acquire() == 0
+
+
+async def test_cache_serves_fresh_values_and_shares_one_load_among_concurrent_misses() -> None:
+    clock = FakeClock()
+    cache: TtlCache[str, int] = TtlCache(10, monotonic=clock)
+    gate = asyncio.Event()
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        await gate.wait()
+        return loads
+
+    tasks = [asyncio.create_task(cache.get_or_load("k", load)) for _ in range(20)]
+    await asyncio.sleep(0)
+    gate.set()
+    assert await asyncio.gather(*tasks) == [1] * 20
+    assert loads == 1
+    assert await cache.get_or_load("k", load) == 1
+    assert cache.stats.saved == 20
+    clock.now += 11
+    assert await cache.get_or_load("k", load) == 2
+
+
+async def test_cache_does_not_keep_failures_and_survives_a_cancelled_caller() -> None:
+    cache: TtlCache[str, int] = TtlCache(10)
+
+    async def boom() -> int:
+        raise BrokerUnavailable("down")
+
+    with pytest.raises(BrokerUnavailable):
+        await cache.get_or_load("k", boom)
+    assert cache.inflight == 0
+    gate = asyncio.Event()
+
+    async def slow() -> int:
+        await gate.wait()
+        return 7
+
+    first = asyncio.create_task(cache.get_or_load("k", slow))
+    second = asyncio.create_task(cache.get_or_load("k", slow))
+    await asyncio.sleep(0)
+    first.cancel()
+    gate.set()
+    assert await second == 7
+    assert cache.get("k") == 7
+    assert cache.inflight == 0
+
+
+def test_cache_evicts_the_oldest_entry_beyond_its_size() -> None:
+    cache: TtlCache[int, int] = TtlCache(10, max_entries=2)
+    for i in range(3):
+        cache.put(i, i)
+    assert cache.get(0) is None
+    assert (cache.get(1), cache.get(2)) == (1, 2)
