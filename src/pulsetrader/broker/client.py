@@ -78,7 +78,7 @@ from pulsetrader.config import Mode, Settings
 from pulsetrader.domain.account import Account
 from pulsetrader.domain.errors import ConfigError
 from pulsetrader.domain.intents import OrderIntent
-from pulsetrader.domain.market import Quote, Timeframe, TimeframeUnit, Trade
+from pulsetrader.domain.market import Bar, Quote, Timeframe, TimeframeUnit, Trade
 from pulsetrader.domain.money import ensure_utc, utcnow
 from pulsetrader.domain.orders import Order
 from pulsetrader.domain.snapshots import AssetInfo, MarketClock, PositionSnapshot, TradingDay
@@ -361,6 +361,48 @@ class AlpacaClient:
             raw = await self._read("get_bars", self._stocks.get_stock_bars, request, data=True)
         rows = (raw or {}).get(symbol) or []
         return self._convert("get_bars", convert.bars_frame, rows)
+
+    async def get_bar_history(
+        self,
+        symbols: Sequence[str],
+        start: datetime,
+        end: datetime,
+        timeframe: Timeframe | str = "1Min",
+    ) -> dict[str, list[Bar]]:
+        """Bars ``start <= t < end`` for several symbols of one asset class, oldest first.
+
+        One paginated request for all the symbols (how the streams fill a gap after a
+        reconnect without spending a request per symbol). Symbols with no bars are absent.
+        """
+        wanted = [order_symbol(s) for s in symbols]
+        if not wanted:
+            return {}
+        crypto = {is_crypto(s) for s in wanted}
+        if len(crypto) > 1:
+            raise InvalidRequest("get_bar_history: stocks and crypto need separate calls")
+        params: dict[str, Any] = {
+            "symbol_or_symbols": wanted,
+            "timeframe": sdk_timeframe(timeframe),
+            "start": ensure_utc(start),
+            "end": ensure_utc(end),
+            "sort": Sort.ASC,
+        }
+        raw: Any
+        if crypto.pop():
+            raw = await self._read(
+                "get_bars", self._crypto.get_crypto_bars, CryptoBarsRequest(**params), data=True
+            )
+        else:
+            request = StockBarsRequest(**params, feed=self._feed)
+            raw = await self._read("get_bars", self._stocks.get_stock_bars, request, data=True)
+        end_at = ensure_utc(end)
+        out: dict[str, list[Bar]] = {}
+        for symbol, rows in (raw or {}).items():
+            bars = [self._convert("get_bars", convert.bar_from_wire, symbol, r) for r in rows]
+            bars = sorted((b for b in bars if b.timestamp < end_at), key=lambda b: b.timestamp)
+            if bars:
+                out[order_symbol(symbol)] = bars
+        return out
 
     async def get_latest_trade(self, symbol: str) -> Trade:
         """The most recent trade."""

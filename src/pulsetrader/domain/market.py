@@ -53,6 +53,27 @@ class Trade:
             raise ValueError(f"trade price must be positive, got {self.price}")
         _non_negative("trade size", self.size)
 
+    @classmethod
+    def trusted(
+        cls,
+        symbol: str,
+        price: Decimal,
+        size: Decimal,
+        timestamp: datetime,
+        exchange: str | None = None,
+        trade_id: int | None = None,
+    ) -> Trade:
+        """Build from values that are already normal: Decimals, an aware UTC time, the order
+        spelling. No checks: for the stream decoder's hot path, which parses the wire itself."""
+        obj = object.__new__(cls)
+        _put(obj, "symbol", symbol)
+        _put(obj, "price", price)
+        _put(obj, "size", size)
+        _put(obj, "timestamp", timestamp)
+        _put(obj, "exchange", exchange)
+        _put(obj, "trade_id", trade_id)
+        return obj
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form: Decimals as text, the timestamp as RFC 3339 with ``Z``."""
         return {
@@ -87,6 +108,26 @@ class Quote:
             _non_negative(name, value)
             _put(self, name, value)
         _put(self, "timestamp", ensure_utc(self.timestamp))
+
+    @classmethod
+    def trusted(
+        cls,
+        symbol: str,
+        bid_price: Decimal,
+        bid_size: Decimal,
+        ask_price: Decimal,
+        ask_size: Decimal,
+        timestamp: datetime,
+    ) -> Quote:
+        """Build from already-normal values without checks (see :meth:`Trade.trusted`)."""
+        obj = object.__new__(cls)
+        _put(obj, "symbol", symbol)
+        _put(obj, "bid_price", bid_price)
+        _put(obj, "bid_size", bid_size)
+        _put(obj, "ask_price", ask_price)
+        _put(obj, "ask_size", ask_size)
+        _put(obj, "timestamp", timestamp)
+        return obj
 
     @property
     def midpoint(self) -> Decimal | None:
