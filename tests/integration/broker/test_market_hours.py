@@ -17,8 +17,10 @@ async def test_open_in_session_closed_after_the_close_open_again_next_morning(
     hours = MarketHours(client, now=simulator.now)
     assert hours.is_open()  # no snapshot yet: assumed open
     assert await hours.refresh()
-    assert hours.clock is not None and hours.clock.is_open
-    assert hours.is_open() and not hours.stale()
+    assert hours.clock is not None
+    assert hours.clock.is_open
+    assert hours.is_open()
+    assert not hours.stale()
 
     close = hours.clock.next_close
     assert not hours.is_open(close)  # computed locally, before any refresh
@@ -28,7 +30,8 @@ async def test_open_in_session_closed_after_the_close_open_again_next_morning(
     assert not hours.is_open()
     next_open = hours.clock.next_open
     assert next_open > close
-    assert hours.is_open(next_open) and not hours.is_open(next_open - timedelta(seconds=1))
+    assert hours.is_open(next_open)
+    assert not hours.is_open(next_open - timedelta(seconds=1))
 
 
 async def test_a_failed_refresh_keeps_the_last_snapshot(
