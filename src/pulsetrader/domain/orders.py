@@ -43,7 +43,7 @@ ignored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -73,6 +73,7 @@ from pulsetrader.domain.money import (
     ensure_utc,
     isoformat_z,
     optional_decimal,
+    to_decimal,
     utcnow,
 )
 from pulsetrader.domain.symbols import order_symbol
@@ -303,6 +304,37 @@ class Order:
     def applied_execution_ids(self) -> frozenset[str]:
         """Execution ids already counted by :meth:`apply_fill`."""
         return frozenset(self._executions)
+
+    def restore_executions(
+        self,
+        execution_ids: Iterable[str],
+        executed_qty: Number = ZERO,
+        executed_notional: Number = ZERO,
+    ) -> None:
+        """Tell an order rebuilt from storage which executions it had already counted.
+
+        For a journal restoring an order after a restart: without this a replayed fill would be
+        applied again. Replaces what the order knows of its executions (the ids, their summed
+        quantity and their summed ``qty * price``); ``filled_qty``, ``filled_avg_price``, the
+        status and the timestamps are not touched, since they were restored with the order.
+        Passing only the ids (amounts zero) is the "executions forgotten, ``filled_qty``
+        restored" case the class docstring describes, and is always safe.
+
+        Raises ValueError for a negative amount and OverfillError, changing nothing, when
+        ``executed_qty`` exceeds ``qty``.
+        """
+        ids = set(execution_ids)
+        qty = to_decimal(executed_qty)
+        notional = to_decimal(executed_notional)
+        if qty < 0 or notional < 0:
+            raise ValueError(f"executed amounts must not be negative, got {qty} and {notional}")
+        if self.qty is not None and qty > self.qty:
+            raise OverfillError(
+                f"restored executions of {qty} exceed order {self.client_order_id} for {self.qty}"
+            )
+        self._executions = ids
+        self._executed_qty = qty
+        self._executed_notional = notional
 
     def transition(self, status: OrderStatus, at: datetime) -> bool:
         """Move to ``status`` on one status event; return whether the status changed.

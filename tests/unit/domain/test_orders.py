@@ -574,3 +574,46 @@ def test_invalid_transition_survives_pickling() -> None:
         "c1",
     )
     assert str(copy) == str(error)
+
+
+def test_restored_executions_are_not_counted_again() -> None:
+    # An order rebuilt from storage: 4 filled at 100, the execution x1 counted in a past run.
+    order = Order(
+        client_order_id="coid-1",
+        symbol="AAPL",
+        side=OrderSide.BUY,
+        type=OrderType.MARKET,
+        time_in_force=TimeInForce.DAY,
+        created_at=T0,
+        updated_at=T0,
+        qty=D(10),
+        status=OrderStatus.PARTIALLY_FILLED,
+        filled_qty=D(4),
+        filled_avg_price=D(100),
+    )
+    order.restore_executions(["x1"], D(4), D(400))
+    assert order.applied_execution_ids == {"x1"}
+    assert order.apply_fill(fill("4", "100", execution_id="x1")) is False
+    assert order.apply_fill(fill("6", "110", execution_id="x2")) is True
+    assert (order.status, order.filled_qty, order.filled_avg_price) == (
+        OrderStatus.FILLED,
+        D(10),
+        D(106),
+    )
+
+
+def test_restoring_ids_only_still_deduplicates() -> None:
+    order = new_order("10")
+    order.apply_update(OrderStatus.PARTIALLY_FILLED, "4", "100", T0)
+    order.restore_executions({"x1"})
+    assert order.apply_fill(fill("4", execution_id="x1")) is False
+    assert order.filled_qty == D(4)
+
+
+def test_restoring_more_than_the_order_qty_is_refused() -> None:
+    order = new_order("10")
+    with pytest.raises(OverfillError):
+        order.restore_executions(["x1"], D(11), D(1100))
+    with pytest.raises(ValueError, match="negative"):
+        order.restore_executions(["x1"], D(-1), D(0))
+    assert order.applied_execution_ids == frozenset()
