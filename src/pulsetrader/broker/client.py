@@ -81,7 +81,13 @@ from pulsetrader.domain.intents import OrderIntent
 from pulsetrader.domain.market import Bar, Quote, Timeframe, TimeframeUnit, Trade
 from pulsetrader.domain.money import ensure_utc, utcnow
 from pulsetrader.domain.orders import Order
-from pulsetrader.domain.snapshots import AssetInfo, MarketClock, PositionSnapshot, TradingDay
+from pulsetrader.domain.snapshots import (
+    AssetInfo,
+    FillActivity,
+    MarketClock,
+    PositionSnapshot,
+    TradingDay,
+)
 from pulsetrader.domain.symbols import is_crypto, order_symbol, position_symbol
 
 T = TypeVar("T")
@@ -643,6 +649,35 @@ class AlpacaClient:
                 continue
             orders.append(self._convert("close_all_positions", convert.order_from_wire, body))
         return orders
+
+    async def get_fill_activities(
+        self, after: datetime | None = None, *, max_pages: int = 50
+    ) -> list[FillActivity]:
+        """Executions (``FILL`` account activities) after ``after``, oldest first.
+
+        The record of every fill, for reconciliation after the order stream missed some. Pages
+        of 100 follow Alpaca's ``page_token`` (the last row's id), up to ``max_pages``.
+        """
+        activities: list[FillActivity] = []
+        token: str | None = None
+        for _ in range(max_pages):
+            params: dict[str, Any] = {"direction": "asc", "page_size": 100}
+            if after is not None:
+                params["after"] = ensure_utc(after).isoformat()
+            if token is not None:
+                params["page_token"] = token
+            rows: Any = await self._read(
+                "get_fill_activities", self._trading.get, "/account/activities/FILL", params
+            )
+            page = [
+                self._convert("get_fill_activities", convert.fill_activity_from_wire, row)
+                for row in rows or []
+            ]
+            activities.extend(page)
+            if len(page) < 100:
+                break
+            token = page[-1].activity_id
+        return activities
 
     # -- reference data -----------------------------------------------------------------------
 

@@ -20,10 +20,17 @@ import pandas as pd
 
 from pulsetrader.domain.account import Account
 from pulsetrader.domain.enums import AssetClass, OrderClass, OrderStatus, OrderType, PositionSide
+from pulsetrader.domain.fills import Fill
 from pulsetrader.domain.market import Bar, Quote, Trade
 from pulsetrader.domain.money import optional_decimal, parse_utc, to_decimal, utcnow
 from pulsetrader.domain.orders import Order
-from pulsetrader.domain.snapshots import AssetInfo, MarketClock, PositionSnapshot, TradingDay
+from pulsetrader.domain.snapshots import (
+    AssetInfo,
+    FillActivity,
+    MarketClock,
+    PositionSnapshot,
+    TradingDay,
+)
 from pulsetrader.domain.symbols import order_symbol
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -238,8 +245,7 @@ def bars_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     rows = list(rows)
     if not rows:
         return empty_bars_frame()
-    stamps = pd.to_datetime([r["t"] for r in rows], utc=True, format="ISO8601")
-    index = pd.DatetimeIndex(stamps, name="timestamp")
+    index = _bar_index([r["t"] for r in rows])
     frame = pd.DataFrame(
         {
             "open": np.array([float(r["o"]) for r in rows], dtype="float64"),
@@ -255,5 +261,46 @@ def bars_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         },
         index=index,
     )
+    if index.is_monotonic_increasing and index.is_unique:
+        return frame  # what Alpaca sends for sort=asc: nothing to drop or reorder
     frame = frame[~frame.index.duplicated(keep="last")]
     return frame.sort_index()
+
+
+def _bar_index(stamps: list[str]) -> pd.DatetimeIndex:
+    """The bars' RFC 3339 times as a UTC ``DatetimeIndex`` named ``timestamp``.
+
+    Alpaca writes bar times in UTC with ``Z``; numpy parses those (without the ``Z``) several
+    times faster than ``pd.to_datetime``, which remains the path for anything else.
+    """
+    if all(stamp.endswith("Z") for stamp in stamps):
+        try:
+            naive = np.array([stamp[:-1] for stamp in stamps], dtype="datetime64[ns]")
+        except ValueError:
+            pass
+        else:
+            return pd.DatetimeIndex(naive, name="timestamp").tz_localize("UTC")
+    stamps_utc = pd.to_datetime(stamps, utc=True, format="ISO8601")
+    return pd.DatetimeIndex(stamps_utc, name="timestamp")
+
+
+def fill_activity_from_wire(data: Mapping[str, Any]) -> FillActivity:
+    """One ``FILL`` account activity. Its id is ``<time>::<execution id>``."""
+    activity_id = str(data["id"])
+    execution_id = activity_id.split("::", 1)[1] if "::" in activity_id else activity_id
+    fill = Fill(
+        execution_id=execution_id,
+        order_id=str(data["order_id"]),
+        client_order_id="",
+        symbol=str(data["symbol"]),
+        side=data["side"],
+        qty=to_decimal(str(data["qty"])),
+        price=to_decimal(str(data["price"])),
+        timestamp=parse_utc(data["transaction_time"]),
+    )
+    return FillActivity(
+        activity_id=activity_id,
+        fill=fill,
+        cum_qty=to_decimal(str(data.get("cum_qty") or data["qty"])),
+        order_status=str(data.get("order_status") or data.get("type") or ""),
+    )

@@ -116,7 +116,8 @@ class TradingState(StrEnum):
     """Whether the engine may take new risk.
 
     ACTIVE: everything allowed. REDUCING (the seed's *preservation mode*): only orders that reduce
-    or close exposure, and cancels. HALTED: nothing but cancels.
+    or close exposure, and cancels. HALTED: no strategy orders at all; only cancels and the exits
+    the operator asks for (closing positions by hand or at shutdown).
     """
 
     ACTIVE = "ACTIVE"

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from pulsetrader.domain.enums import AssetClass, PositionSide
+from pulsetrader.domain.fills import Fill
 from pulsetrader.domain.money import decimal_str, ensure_utc, isoformat_z, to_decimal
 from pulsetrader.domain.symbols import order_symbol
 
@@ -162,4 +163,31 @@ class AssetInfo:
             "min_order_size": _dec_or_none(self.min_order_size),
             "min_trade_increment": _dec_or_none(self.min_trade_increment),
             "price_increment": _dec_or_none(self.price_increment),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FillActivity:
+    """One ``FILL`` row of the broker's account activities: an execution and the order's
+    cumulative filled quantity after it. Activities carry the broker's order id only, so
+    ``fill.client_order_id`` is empty."""
+
+    activity_id: str
+    fill: Fill
+    cum_qty: Decimal
+    order_status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "activity_id": self.activity_id,
+            "execution_id": self.fill.execution_id,
+            "order_id": self.fill.order_id,
+            "symbol": self.fill.symbol,
+            "side": self.fill.side.value,
+            "qty": decimal_str(self.fill.qty),
+            "price": decimal_str(self.fill.price),
+            "timestamp": isoformat_z(self.fill.timestamp),
+            "cum_qty": decimal_str(self.cum_qty),
+            "order_status": self.order_status,
         }
