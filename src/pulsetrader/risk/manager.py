@@ -15,7 +15,8 @@ order (whose legs would reopen the position). The rules, in the order they are c
    hours only for limit day orders, fractional and notional only as simple day orders of
    fractionable stock, OCO only as an exit, short sales only of shortable stock, in whole
    shares, on an account that may short.
-4. The runaway guard: at most ``max_orders_per_minute`` approvals in any 60 s.
+4. The runaway guard: at most ``max_orders_per_minute`` approvals in any 60 s (exits the
+   operator asks for, such as closing everything at shutdown, are not counted).
 5. For entries only (exits reduce risk and skip these): the daily loss limit over the New York
    session, the drawdown from the equity high-water mark, a price to value the order, the
    order's notional, the position's size after the order and the working orders on its side
@@ -230,9 +231,10 @@ class RiskManager:
                 f"position ({held_qty}, {closing} already being closed)",
             )
         limits = self.limits
-        if intent.symbol in limits.denylist:
+        # The lists keep new exposure out; getting out of a symbol is always allowed.
+        if not exit_ and intent.symbol in limits.denylist:
             return deny("denylist", f"{intent.symbol} is on the deny list")
-        if limits.allowlist and intent.symbol not in limits.allowlist:
+        if not exit_ and limits.allowlist and intent.symbol not in limits.allowlist:
             return deny("allowlist", f"{intent.symbol} is not on the allow list")
         if account.trading_blocked:
             return deny("account_blocked", "the broker has blocked trading on this account")
@@ -247,7 +249,9 @@ class RiskManager:
                 problem = short_sale_rule(intent, account.shorting_enabled, asset)
         if problem is not None:
             return deny("order_rules", problem)
-        if not self._within_rate():
+        operator_exit = exit_ and intent.strategy is None
+        # The guard stops a runaway strategy; closing everything by hand or at shutdown is not one.
+        if not operator_exit and not self._within_rate():
             return deny(
                 "orders_per_minute",
                 f"more than {limits.max_orders_per_minute} orders in a minute: runaway guard",
@@ -258,7 +262,8 @@ class RiskManager:
             )
             if denial is not None:
                 return deny(*denial)
-        self._approvals.append(self.monotonic())
+        if not operator_exit:
+            self._approvals.append(self.monotonic())
         return Approved(intent, now, exit=exit_)
 
     @staticmethod
