@@ -454,13 +454,13 @@ class MatchingEngine:
         ``market_buy_reserve``. Short sales: ``max(limit, ask * market_buy_reserve)`` (Alpaca's
         rule, which protects against the ask moving before the short fills).
         """
+        if side is OrderSide.BUY and limit is not None and order_type.needs_limit_price:
+            return limit  # the common case, and it needs no quote
         reserve = self.config.market_buy_reserve
         quote = self._quotes.get(symbol)
         ask = matching.quote_price(OrderSide.BUY, quote) if quote is not None else None
         ref = ask if ask is not None else self.mark(symbol)
         if side is OrderSide.BUY:
-            if order_type.needs_limit_price and limit is not None:
-                return limit
             candidates = [p for p in (ref, stop) if p is not None]
             return max(candidates) * reserve if candidates else ZERO
         candidates = [p for p in (limit, ref * reserve if ref is not None else None, stop) if p]
@@ -476,20 +476,38 @@ class MatchingEngine:
         return (order.remaining_qty or ZERO) * unit
 
     def reservation(self, exclude: Collection[SimOrder] = ()) -> Reservation:
-        """Margin and cash held back by open orders that open or add to a position."""
+        """Margin and cash held back by open orders that open or add to a position.
+
+        Every account read and every submission sums over the whole book, so this stays lean:
+        no sorting by submission (Decimal sums of prices times quantities are exact well inside
+        the context's 28 digits, so their order does not change them) and the common case, a
+        limit buy for a quantity, valued inline (the same figure :meth:`order_value` gives).
+        """
         margin = cash = ZERO
         rate_stock = Decimal(1) / self.account.leverage
-        for order in self._open_orders():
-            if order in exclude or order.status is OrderStatus.HELD:
-                continue
-            if order.position_intent not in OPENING_INTENTS:
-                continue
-            value = self.order_value(order)
-            if order.asset_class is AssetClass.CRYPTO:
-                margin += value
-                cash += value
-            else:
-                margin += value * rate_stock
+        held, buy, crypto = OrderStatus.HELD, OrderSide.BUY, AssetClass.CRYPTO
+        limit_types = (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        for book in self._open.values():
+            for order in book.values():
+                if order.status is held or order.position_intent not in OPENING_INTENTS:
+                    continue
+                if exclude and order in exclude:
+                    continue
+                if (
+                    order.notional is None
+                    and order.qty is not None
+                    and order.side is buy
+                    and order.limit_price is not None
+                    and order.type in limit_types
+                ):
+                    value = (order.qty - order.filled_qty) * order.limit_price
+                else:
+                    value = self.order_value(order)
+                if order.asset_class is crypto:
+                    margin += value
+                    cash += value
+                else:
+                    margin += value * rate_stock
         return Reservation(margin=margin, cash=cash)
 
     def held_qty(self, symbol: str, side: OrderSide, exclude: Collection[SimOrder] = ()) -> Decimal:

@@ -13,7 +13,8 @@ minimums (opening orders only, so dust can always be closed), then the position 
   orders on that side (403 insufficient qty; crypto: insufficient balance). One order never flips
   a position from long to short or back.
 - An order that opens or adds must fit in buying power (403 insufficient buying power); a short
-  sale also needs a shortable stock, shorting enabled, and a whole-share quantity.
+  sale also needs a shortable stock, shorting enabled (the account's ``no_shorting``
+  configuration off and at least $2,000 of equity), and a whole-share quantity.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pulsetrader.domain.enums import OrderClass, OrderSide, OrderStatus, OrderTy
 from pulsetrader.domain.money import ZERO, Number, decimal_str, to_decimal
 from pulsetrader.domain.symbols import order_symbol
 from pulsetrader.sim import matching
-from pulsetrader.sim.account import SimAccount, SimPosition
+from pulsetrader.sim.account import MARGIN_MINIMUM_EQUITY, SimAccount, SimPosition
 from pulsetrader.sim.assets import AssetRegistry
 from pulsetrader.sim.engine import OPENING_INTENTS, CalendarLike, ExchangeConfig, MatchingEngine
 from pulsetrader.sim.errors import (
@@ -132,8 +133,13 @@ class Exchange(MatchingEngine):
         if side is OrderSide.SELL:
             if asset.is_crypto:
                 raise insufficient_balance(asset.base_currency, qty or ZERO, ZERO)
-            if not (self.config.allow_shorting and self.account.shorting_enabled):
-                raise SimError(403, FORBIDDEN, "shorting is not enabled for this account")
+            # Alpaca's refusal when shorting is off (no_shorting) or equity is under $2,000.
+            if not (
+                self.config.allow_shorting
+                and self.account.shorting_enabled
+                and self.account.equity >= MARGIN_MINIMUM_EQUITY
+            ):
+                raise SimError(403, FORBIDDEN, "account is not allowed to short")
             if not asset.shortable:
                 raise SimError(403, FORBIDDEN, f"asset {asset.symbol} is not shortable")
             if request.is_fractional:
@@ -414,9 +420,11 @@ class Exchange(MatchingEngine):
         if isinstance(symbols, str):
             symbols = [s for s in symbols.split(",") if s.strip()]
         symbol_set = {order_symbol(s) for s in symbols} if symbols else None
+        # Every open order is in the open index: do not scan the whole history for them.
+        source = self._open_orders() if wanted == "open" else self._orders.values()
         orders = [
             o
-            for o in self._orders.values()
+            for o in source
             if (not nested or o.parent_id is None)
             and (wanted == "all" or (wanted == "open") == o.is_open)
             and (after is None or o.submitted_at > after)

@@ -25,6 +25,7 @@ from pulsetrader.domain.enums import (
 from pulsetrader.domain.money import ZERO, decimal_str, isoformat_z
 
 _PRICE_PLACES = Decimal("0.000000001")
+_set = object.__setattr__
 
 
 def random_uuid(rng: random.Random) -> str:
@@ -102,6 +103,14 @@ class SimOrder:
     activate_at: datetime | None = None
     seq: int = 0
     filled_value: Decimal = ZERO
+    # The wire form minus the legs, built by the first to_alpaca() and dropped by any assignment
+    # (see __setattr__): an open order is listed over and over while it does not change.
+    _wire: dict[str, Any] | None = field(default=None, init=False, repr=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        _set(self, name, value)
+        if name != "_wire":
+            _set(self, "_wire", None)
 
     @property
     def is_open(self) -> bool:
@@ -141,7 +150,16 @@ class SimOrder:
         Numbers are strings, times RFC 3339 with ``Z``. ``legs`` is null unless ``nested`` and
         the order has legs, in which case it holds the legs' own (non-nested) dicts.
         """
-        legs = [leg.to_alpaca(nested=False) for leg in self.legs] if nested and self.legs else None
+        wire = self._wire
+        if wire is None:
+            wire = self._wire = self._wire_form()
+        fresh = dict(wire)  # the values are immutable, so a shallow copy is a full snapshot
+        if nested and self.legs:
+            fresh["legs"] = [leg.to_alpaca(nested=False) for leg in self.legs]
+        return fresh
+
+    def _wire_form(self) -> dict[str, Any]:
+        """Every field of :meth:`to_alpaca`, with ``legs`` null (legs change on their own)."""
         return {
             "id": self.id,
             "client_order_id": self.client_order_id,
@@ -173,7 +191,7 @@ class SimOrder:
             "stop_price": num(self.stop_price),
             "status": self.status.value,
             "extended_hours": bool(self.extended_hours),
-            "legs": legs,
+            "legs": None,
             "trail_percent": num(self.trail_percent),
             "trail_price": num(self.trail_price),
             "hwm": num(self.hwm),

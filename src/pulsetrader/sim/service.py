@@ -230,7 +230,13 @@ class Simulator:
         quotes: dict[str, list[Quote]] = {"stocks": [], "test": [], "crypto": []}
         count = 0
         exchange = self.exchange
+        # Equity is sampled at every minute boundary the chunk crosses (portfolio history has
+        # one point per minute), after the ticks before it and the expiries due at it.
+        boundary = floor_minute(start) + _MINUTE
         for stamp, _, trade, quote in heapq.merge(*streams):
+            while boundary <= stamp:
+                self._sample_equity(boundary)
+                boundary += _MINUTE
             exchange.update_trade(trade, stamp)
             exchange.update_quote(quote, stamp)
             count += 1
@@ -243,6 +249,9 @@ class Simulator:
                 self.hub.publish_trades(group, trades[group])
                 self.hub.publish_quotes(group, quotes[group])
         self._publish_bars(start, end, wanted)
+        while boundary < end:
+            self._sample_equity(boundary)
+            boundary += _MINUTE
         exchange.advance(end)
         self.flush_events()
         self._record_equity(end)
@@ -308,6 +317,11 @@ class Simulator:
                 log.exception("sim: market loop step failed")
 
     # -- equity snapshots (portfolio history) ---------------------------------------------------
+    def _sample_equity(self, at: datetime) -> None:
+        """Let the exchange reach ``at`` (expiries, closes), then record the equity there."""
+        self.exchange.advance(at)
+        self._record_equity(at)
+
     def _record_equity(self, at: datetime) -> None:
         if self._equity_times and at - self._equity_times[-1] < _MINUTE:
             return

@@ -311,10 +311,11 @@ def check_leg_prices(request: OrderRequest, base_price: Decimal) -> None:
 
 
 def _check_crypto(request: OrderRequest) -> None:
+    # Alpaca's wording and code (422 / 42210000), e.g. for a ``day`` or a ``stop`` crypto order.
     if request.time_in_force not in _CRYPTO_TIFS:
-        raise invalid(f"invalid time_in_force for crypto orders: {request.time_in_force.value}")
+        raise unprocessable("invalid crypto time_in_force")
     if request.type not in _CRYPTO_TYPES:
-        raise invalid(f"invalid order type for crypto orders: {request.type.value}")
+        raise unprocessable("invalid order type for crypto order")
     if request.notional is not None and request.type is not OrderType.MARKET:
         raise unprocessable("notional orders must be market orders")
 

@@ -241,12 +241,12 @@ def test_notional_buy_fills_at_the_ask_in_one_go() -> None:
         (
             order("BTC/USD", qty=0.01, time_in_force="day"),
             422,
-            "invalid time_in_force for crypto orders: day",
+            "invalid crypto time_in_force",
         ),
         (
             order("BTC/USD", qty=0.01, type="stop", stop_price=1),
             422,
-            "invalid order type for crypto orders: stop",
+            "invalid order type for crypto order",
         ),
         (order(qty=1.5, time_in_force="gtc"), 422, "fractional orders must be DAY orders"),
         (

@@ -1,8 +1,10 @@
 """Account side routes: configurations, activities and portfolio history.
 
-Configurations are stored and echoed (the simulator does not enforce them). Portfolio history is
+Configurations are stored and echoed; only ``no_shorting`` is enforced. Portfolio history is
 built from the equity snapshots the service records once per simulated minute, bucketed by the
 requested timeframe, which is enough for the SDK's ``PortfolioHistory`` model and for charts.
+Intraday timeframes report only the buckets of ``intraday_reporting`` (Alpaca's default: the
+core trading hours of trading days; ``extended_hours`` or ``continuous`` on request).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from pulsetrader.sim.calendar import MarketCalendar
+from pulsetrader.sim.hours import AFTER_HOURS, PRE_MARKET_OPEN
 from pulsetrader.sim.server.common import (
     NEW_YORK,
     bad_query,
@@ -53,6 +57,7 @@ ACTIVITY_TYPES = frozenset(
     }
 )
 
+_REPORTING = ("market_hours", "extended_hours", "continuous")
 _PERIOD_RE = re.compile(r"^(\d+)([DWMA])$")
 _PERIOD_DAYS = {"D": 1, "W": 7, "M": 30, "A": 365}
 _TIMEFRAMES: dict[str, timedelta] = {
@@ -102,10 +107,17 @@ async def get_configurations(request: web.Request) -> web.Response:
 
 
 async def patch_configurations(request: web.Request) -> web.Response:
-    """``PATCH /v2/account/configurations``: the configurations after the change."""
+    """``PATCH /v2/account/configurations``: the configurations after the change.
+
+    ``no_shorting`` takes effect (the account turns long-only, ``shorting_enabled`` false);
+    the other settings are stored and echoed.
+    """
     sim = get_sim(request)
-    _apply_configuration(sim.account_config, await json_body(request))
-    return json_response(sim.account_config)
+    config = sim.account_config
+    _apply_configuration(config, await json_body(request))
+    exchange = sim.exchange
+    exchange.account.shorting_enabled = exchange.config.allow_shorting and not config["no_shorting"]
+    return json_response(config)
 
 
 # -- activities ------------------------------------------------------------------------------
@@ -178,6 +190,37 @@ def _default_timeframe(start: datetime, end: datetime) -> str:
     return "1D"
 
 
+def _reporting(q: Any, timeframe: str) -> str:
+    """``intraday_reporting`` (``extended_hours=true`` is the older spelling of extended)."""
+    raw = (q.get("intraday_reporting") or "").strip().lower()
+    if raw and raw not in _REPORTING:
+        raise bad_query(f"invalid intraday_reporting: {raw!r} (expected {', '.join(_REPORTING)})")
+    if timeframe == "1D":
+        return "continuous"
+    if not raw:
+        extended = (q.get("extended_hours") or "").strip().lower() == "true"
+        raw = "extended_hours" if extended else "market_hours"
+    return raw
+
+
+def _reported(calendar: MarketCalendar, stamp: datetime, timeframe: str, reporting: str) -> bool:
+    """Whether the intraday bucket starting at ``stamp`` is reported: it overlaps the core hours
+    (9:30-16:00 New York) of a trading day for ``market_hours``, or 4:00 until four hours after
+    the close for ``extended_hours``; every bucket for ``continuous``."""
+    if reporting == "continuous":
+        return True
+    local = stamp.astimezone(NEW_YORK)
+    session = calendar.session(local.date())
+    if session is None:
+        return False
+    if reporting == "market_hours":
+        begin, finish = session.open, session.close
+    else:
+        begin = datetime.combine(local.date(), PRE_MARKET_OPEN, NEW_YORK)
+        finish = session.close + AFTER_HOURS
+    return stamp < finish and stamp + _TIMEFRAMES[timeframe] > begin
+
+
 def _bucket_start(ts: datetime, timeframe: str) -> datetime:
     if timeframe == "1D":
         local = ts.astimezone(NEW_YORK)
@@ -196,6 +239,7 @@ async def portfolio_history(request: web.Request) -> web.Response:
     timeframe = q.get("timeframe") or _default_timeframe(start, end)
     if timeframe not in _TIMEFRAMES:
         raise bad_query(f"invalid timeframe: {timeframe!r} (1Min, 5Min, 15Min, 1H or 1D)")
+    reporting = _reporting(q, timeframe)
     times, values = sim.equity_series(now)
     lo = bisect.bisect_left(times, start)
     hi = bisect.bisect_right(times, end)
@@ -210,7 +254,7 @@ async def portfolio_history(request: web.Request) -> web.Response:
     buckets: dict[datetime, Decimal] = {}
     for i in range(lo, hi):
         buckets[_bucket_start(times[i], timeframe)] = values[i]  # last value wins
-    stamps = sorted(buckets)
+    stamps = [s for s in sorted(buckets) if _reported(sim.calendar, s, timeframe, reporting)]
     equity = [buckets[s] for s in stamps]
     profit = [value - base for value in equity]
     pct = [float(p / base) if base else None for p in profit]

@@ -38,9 +38,13 @@ def get_sim(request: web.Request) -> Simulator:
     return request.app[SIM_KEY]
 
 
+#: One encoder for every response (``json.dumps`` with options builds a new one per call).
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def json_dumps(value: Any) -> str:
     """Compact JSON, as Alpaca sends it."""
-    return json.dumps(value, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

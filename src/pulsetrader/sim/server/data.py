@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from typing import Any, Protocol, TypeVar
 
@@ -20,6 +20,7 @@ from aiohttp import web
 
 from pulsetrader.domain.market import Bar, Quote, Timeframe, TimeframeUnit, Trade
 from pulsetrader.domain.symbols import is_crypto
+from pulsetrader.sim.price_agg import bucket_minutes, ny_date, ny_midnight, period_start
 from pulsetrader.sim.server.common import get_sim, json_response
 from pulsetrader.sim.server.data_format import (
     PageToken,
@@ -38,6 +39,7 @@ from pulsetrader.sim.server.orderbook import orderbook_json
 
 T = TypeVar("T")
 _MINUTE = timedelta(minutes=1)
+_MICROSECOND = timedelta(microseconds=1)
 _ONE_DAY = Timeframe(1, TimeframeUnit.DAY)
 _LATEST_BAR_LOOKBACK = (timedelta(hours=1), timedelta(days=1), timedelta(days=5))
 CRYPTO_LOCATIONS = ("us", "us-1", "eu-1")
@@ -160,16 +162,36 @@ def _tick_collector(
     return collect
 
 
+def _period_end(timeframe: Timeframe, stamp: datetime) -> datetime:
+    """Where the bar of ``timeframe`` stamped ``stamp`` ends (the next bar's stamp)."""
+    minutes = bucket_minutes(timeframe)
+    if minutes is not None:
+        return stamp + timedelta(minutes=minutes)
+    day = ny_date(stamp)
+    if timeframe.unit is TimeframeUnit.DAY:
+        return ny_midnight(day + timedelta(days=1))
+    if timeframe.unit is TimeframeUnit.WEEK:
+        return ny_midnight(day + timedelta(days=7))
+    months = day.month - 1 + timeframe.amount
+    return ny_midnight(date(day.year + months // 12, months % 12 + 1, 1))
+
+
 def _bar_collector(
     request: web.Request, q: SeriesQuery, timeframe: Timeframe
 ) -> Callable[[str, datetime, datetime, int], list[Bar]]:
-    prices = get_sim(request).prices
+    sim = get_sim(request)
+    prices, now = sim.prices, sim.now()
     unit_minutes = {TimeframeUnit.MINUTE: 1, TimeframeUnit.HOUR: 60}.get(timeframe.unit)
 
     def collect(symbol: str, start: datetime, end: datetime, need: int) -> list[Bar]:
 
         def fetch(a: datetime, b: datetime) -> list[Bar]:
-            return prices.bars(symbol, timeframe, a, b)
+            # Bars *stamped* in [a, b), as Alpaca filters them, each complete: a bar stamped
+            # just before ``end`` holds its whole period, up to the simulated now (a bar still
+            # running now holds the minutes so far; nothing after now exists yet).
+            last = period_start(timeframe, b - _MICROSECOND)
+            horizon = max(b, min(_period_end(timeframe, last), now))
+            return [bar for bar in prices.bars(symbol, timeframe, a, horizon) if bar.timestamp < b]
 
         if unit_minutes is None:  # day, week, month: few bars, read the range at once
             bars = fetch(start, end)

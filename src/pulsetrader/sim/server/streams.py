@@ -385,6 +385,15 @@ class StreamHub:
             result = {s for s in result if s == "*" or known(s)}
         return result
 
+    def subscriptions(self, stream: str) -> list[dict[str, set[str]]]:
+        """Each authenticated live connection's subscription on ``stream`` (``iex``, ``test``,
+        ...): channel -> symbols, empty channels left out. What the server holds, for tests."""
+        return [
+            {channel: set(symbols) for channel, symbols in conn.subs.items() if symbols}
+            for conn in self._conns[stream]
+            if conn.key is not None and conn.alive
+        ]
+
     def stats(self) -> dict[str, Any]:
         """Connection counts, messages/frames/bytes sent per stream, and disconnect counters."""
         totals = self._closed_totals
