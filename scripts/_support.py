@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -31,28 +32,74 @@ def parse_args(description: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
+@dataclass
+class Session:
+    """Everything a script needs to reach the broker: REST client, keys and stream URLs.
+
+    ``stream_url``/``trade_stream_url`` of None mean Alpaca's own; ``sim`` is the simulator
+    started with ``--sim`` (for fault injection), None against Alpaca.
+    """
+
+    client: AlpacaClient
+    key_id: str
+    secret_key: str
+    stream_url: str | None
+    trade_stream_url: str | None
+    feed: str
+    paper: bool = True
+    sim: Simulator | None = None
+
+
 @asynccontextmanager
-async def connect(args: argparse.Namespace) -> AsyncIterator[AlpacaClient]:
-    """An AlpacaClient for paper trading, or for a simulator started here with --sim."""
+async def session(args: argparse.Namespace, *, sim_speed: float = 1.0) -> AsyncIterator[Session]:
+    """A :class:`Session` on Alpaca paper, or on a simulator started here with --sim.
+
+    ``sim_speed`` is simulated seconds per wall second (streaming checks want data quickly).
+    """
     if args.sim:
-        async with Simulator(SimulatorConfig(port=0, seed=args.seed, partial_fill_rate=0)) as sim:
+        sim_config = SimulatorConfig(port=0, seed=args.seed, partial_fill_rate=0, speed=sim_speed)
+        async with Simulator(sim_config) as sim:
             config = BrokerConfig(
                 sim.key_id, sim.secret_key, trading_url=sim.base_url, data_url=sim.base_url
             )
             client = AlpacaClient(config, clock=sim.now)
             try:
-                yield client
+                yield Session(
+                    client,
+                    sim.key_id,
+                    sim.secret_key,
+                    sim.ws_url,
+                    sim.ws_url + "/stream",
+                    "iex",
+                    sim=sim,
+                )
             finally:
                 await client.close()
         return
     settings = load_settings()
     if settings.mode is Mode.LIVE:
         raise SystemExit("refusing to run against a live account: set ALPACA_MODE=paper")
-    client = AlpacaClient(BrokerConfig.from_settings(settings))
+    config = BrokerConfig.from_settings(settings)
+    client = AlpacaClient(config)
     try:
-        yield client
+        yield Session(
+            client,
+            config.key_id,
+            config.secret_key,
+            settings.alpaca_stream_url,
+            settings.alpaca_trade_stream_url,
+            settings.alpaca_data_feed,
+            paper=config.paper,
+        )
     finally:
         await client.close()
+
+
+@asynccontextmanager
+async def connect(args: argparse.Namespace) -> AsyncIterator[AlpacaClient]:
+    """An AlpacaClient for paper trading, or for a simulator started here with --sim."""
+    async with session(args) as current:
+        yield current.client
 
 
 class Checks:

@@ -11,7 +11,15 @@ import pytest
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
-@pytest.mark.parametrize("script", ["test_alpaca_connection.py", "test_market_data.py"])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "test_alpaca_connection.py",
+        "test_market_data.py",
+        "test_websocket_streaming.py",
+        "test_order_submission.py",
+    ],
+)
 def test_script_passes_against_the_simulator(script: str) -> None:
     result = subprocess.run(
         [sys.executable, str(SCRIPTS / script), "--sim"],

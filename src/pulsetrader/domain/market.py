@@ -20,12 +20,24 @@ from pulsetrader.domain.money import decimal_str, ensure_utc, isoformat_z, to_de
 from pulsetrader.domain.symbols import order_symbol
 
 _TWO = Decimal(2)
+_new = object.__new__
 
 
 def _put(obj: object, name: str, value: object) -> None:
     """Normalise a field of a frozen dataclass during ``__post_init__``."""
     # Frozen dataclasses block normal assignment; this is the documented way around it.
     object.__setattr__(obj, name, value)
+
+
+def _fields_of(cls: type) -> Any:
+    """A plain class with the slots of the frozen dataclass ``cls``, for ``trusted`` builders.
+
+    A ``trusted`` constructor fills one of these with ordinary slot stores and then turns it into
+    ``cls`` by assigning ``__class__``, which CPython allows between classes of identical layout
+    (and checks, raising TypeError otherwise). That is a fifth of the work of one
+    ``object.__setattr__`` call per field, and the stream decoder builds a value per message.
+    """
+    return type(f"_{cls.__name__}Fields", (), {"__slots__": cls.__dict__["__slots__"]})
 
 
 def _non_negative(name: str, value: Decimal) -> None:
@@ -65,14 +77,16 @@ class Trade:
     ) -> Trade:
         """Build from values that are already normal: Decimals, an aware UTC time, the order
         spelling. No checks: for the stream decoder's hot path, which parses the wire itself."""
-        obj = object.__new__(cls)
-        _put(obj, "symbol", symbol)
-        _put(obj, "price", price)
-        _put(obj, "size", size)
-        _put(obj, "timestamp", timestamp)
-        _put(obj, "exchange", exchange)
-        _put(obj, "trade_id", trade_id)
-        return obj
+        obj = _new(_TradeFields)
+        obj.symbol = symbol
+        obj.price = price
+        obj.size = size
+        obj.timestamp = timestamp
+        obj.exchange = exchange
+        obj.trade_id = trade_id
+        obj.__class__ = cls
+        trade: Trade = obj
+        return trade
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form: Decimals as text, the timestamp as RFC 3339 with ``Z``."""
@@ -120,14 +134,16 @@ class Quote:
         timestamp: datetime,
     ) -> Quote:
         """Build from already-normal values without checks (see :meth:`Trade.trusted`)."""
-        obj = object.__new__(cls)
-        _put(obj, "symbol", symbol)
-        _put(obj, "bid_price", bid_price)
-        _put(obj, "bid_size", bid_size)
-        _put(obj, "ask_price", ask_price)
-        _put(obj, "ask_size", ask_size)
-        _put(obj, "timestamp", timestamp)
-        return obj
+        obj = _new(_QuoteFields)
+        obj.symbol = symbol
+        obj.bid_price = bid_price
+        obj.bid_size = bid_size
+        obj.ask_price = ask_price
+        obj.ask_size = ask_size
+        obj.timestamp = timestamp
+        obj.__class__ = cls
+        quote: Quote = obj
+        return quote
 
     @property
     def midpoint(self) -> Decimal | None:
@@ -160,6 +176,10 @@ class Quote:
             "ask_size": decimal_str(self.ask_size),
             "timestamp": isoformat_z(self.timestamp),
         }
+
+
+_TradeFields = _fields_of(Trade)
+_QuoteFields = _fields_of(Quote)
 
 
 @dataclass(frozen=True, slots=True)

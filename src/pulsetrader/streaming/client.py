@@ -18,10 +18,12 @@ isolated: one that raises is logged and counted, and the others still get the ev
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
+from types import CoroutineType as _Coro  # what async callbacks return: checked first
 from typing import Any, TypeVar
 
 from loguru import logger
@@ -110,6 +112,7 @@ class WebSocketClient:
         }
         self._order_handlers: list[OrderUpdateHandler] = []
         self._active = False
+        self._stopped = asyncio.Event()
         self.callback_errors = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -126,6 +129,7 @@ class WebSocketClient:
     async def connect(self) -> None:
         """Start every stream that has something to deliver (the others start on demand)."""
         self._active = True
+        self._stopped.clear()
         for stream in (self.stocks, self.crypto):
             if any(stream.wanted.values()):
                 stream.start()
@@ -133,18 +137,26 @@ class WebSocketClient:
             self.trade_updates.start()
 
     async def disconnect(self) -> None:
-        """Close every stream."""
+        """Close every stream (and let :meth:`run` return)."""
         self._active = False
-        for stream in self.streams:
-            await stream.stop()
+        try:
+            for stream in self.streams:
+                await stream.stop()
+        finally:
+            self._stopped.set()
 
     async def run(self) -> None:
-        """Connect, then wait until :meth:`disconnect` (or cancellation)."""
+        """Connect, then wait until :meth:`disconnect`; cancelling it disconnects.
+
+        Returns normally after :meth:`disconnect`, whether or not anything was subscribed (the
+        streams start on demand meanwhile) and however often they reconnected.
+        """
         await self.connect()
-        for stream in self.streams:
-            task = stream._task
-            if task is not None:
-                await task
+        try:
+            await self._stopped.wait()
+        finally:
+            if self._active:
+                await self.disconnect()
 
     # -- subscriptions ------------------------------------------------------------------------
 
@@ -241,19 +253,23 @@ class WebSocketClient:
     # -- dispatch (the sink of both market-data streams) -----------------------------------------
 
     def _dispatch(self, callbacks: Sequence[Callback], event: Any) -> Awaitable[None] | None:
+        """Call every callback with ``event``, isolated; an awaitable for the async ones' ends."""
         pending: list[Awaitable[None]] | None = None
         for callback in callbacks:
             try:
                 result = callback(event)
             except Exception:
-                self.callback_errors += 1
-                logger.exception("stream callback {!r} failed on {!r}", callback, event)
+                self._failed(callback, event)
                 continue
-            if result is not None and inspect.isawaitable(result):
+            if result is not None and (type(result) is _Coro or inspect.isawaitable(result)):
                 if pending is None:
                     pending = []
                 pending.append(result)
         return self._await_all(pending, event) if pending else None
+
+    def _failed(self, callback: Callback, event: Any) -> None:
+        self.callback_errors += 1
+        logger.exception("stream callback {!r} failed on {!r}", callback, event)
 
     async def _await_all(self, pending: list[Awaitable[None]], event: Any) -> None:
         for awaitable in pending:
@@ -263,13 +279,42 @@ class WebSocketClient:
                 self.callback_errors += 1
                 logger.exception("stream callback failed on {!r}", event)
 
+    # on_trade and on_quote are _dispatch written out: they run once per message, and one
+    # Python call less per message is worth the repetition (see benchmarks/bench_streaming.py).
+
     def on_trade(self, trade: Trade) -> Awaitable[None] | None:
         callbacks = self._handlers["trades"].get(trade.symbol)
-        return self._dispatch(callbacks, trade) if callbacks else None
+        if not callbacks:
+            return None
+        pending: list[Awaitable[None]] | None = None
+        for callback in callbacks:
+            try:
+                result = callback(trade)
+            except Exception:
+                self._failed(callback, trade)
+                continue
+            if result is not None and (type(result) is _Coro or inspect.isawaitable(result)):
+                if pending is None:
+                    pending = []
+                pending.append(result)
+        return self._await_all(pending, trade) if pending else None
 
     def on_quote(self, quote: Quote) -> Awaitable[None] | None:
         callbacks = self._handlers["quotes"].get(quote.symbol)
-        return self._dispatch(callbacks, quote) if callbacks else None
+        if not callbacks:
+            return None
+        pending: list[Awaitable[None]] | None = None
+        for callback in callbacks:
+            try:
+                result = callback(quote)
+            except Exception:
+                self._failed(callback, quote)
+                continue
+            if result is not None and (type(result) is _Coro or inspect.isawaitable(result)):
+                if pending is None:
+                    pending = []
+                pending.append(result)
+        return self._await_all(pending, quote) if pending else None
 
     def on_bar(self, bar: Bar) -> Awaitable[None] | None:
         callbacks = self._handlers["bars"].get(bar.symbol)

@@ -5,7 +5,8 @@ say how to shake hands and what to do with a frame. Rules it enforces:
 
 * Backoff is exponential with "equal jitter" (half the ceiling fixed, half random), capped at
   ``max_delay``: never a tight loop (alpaca-py #740's 429 storm), and clients that dropped
-  together do not come back together. The count resets once a connection has delivered data.
+  together do not come back together. The count resets once a connection has delivered data
+  or stayed up for ``stable_after`` seconds (the order stream can be quiet for hours).
 * "Connection limit exceeded" (406 on the data streams, HTTP 429 at the upgrade on
   ``trade_updates``) means Alpaca still holds an old socket for the key; it drops it within about
   a minute, so those waits start at ``limit_delay`` and grow to ``limit_max_delay`` (90 s).
@@ -54,14 +55,19 @@ class ReconnectPolicy:
     def _jittered(self, ceiling: float) -> float:
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
+    @staticmethod
+    def _ceiling(base: float, cap: float, attempt: int) -> float:
+        # The exponent is clamped: 2**1100 does not fit a float, and a stream that has been
+        # down for a day has failed more often than that.
+        return min(cap, base * 2.0 ** min(max(0, attempt - 1), 64))
+
     def delay(self, attempt: int) -> float:
         """After an ordinary failure: ``[c/2, c]`` with ``c = min(max, base * 2**(n-1))``."""
-        return self._jittered(min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1)))
+        return self._jittered(self._ceiling(self.base_delay, self.max_delay, attempt))
 
     def limit_wait(self, attempt: int) -> float:
         """After "connection limit exceeded": long enough for Alpaca to drop the stale socket."""
-        ceiling = min(self.limit_max_delay, self.limit_delay * 2 ** max(0, attempt - 1))
-        return self._jittered(ceiling)
+        return self._jittered(self._ceiling(self.limit_delay, self.limit_max_delay, attempt))
 
 
 class ConnectionRefused(Exception):
@@ -94,6 +100,7 @@ class StreamConnection(ABC):
         open_timeout: float = 10.0,
         ping_interval: float = 10.0,
         ping_timeout: float = 30.0,
+        stable_after: float = 60.0,
     ) -> None:
         self.name = name
         self.url = url
@@ -116,6 +123,8 @@ class StreamConnection(ABC):
         self._connected = asyncio.Event()
         self._last_frame = time.monotonic()
         self._had_data = False
+        self._up_since: float | None = None  # when the current connection's handshake ended
+        self.stable_after = stable_after
         self.connects = 0
         self.disconnects = 0
 
@@ -199,8 +208,26 @@ class StreamConnection(ABC):
             except Exception:  # an observer's bug must not take the stream down
                 logger.exception("stream hook {!r} failed", hook)
 
+    def _was_healthy(self) -> bool:
+        """Whether the connection that just ended proved the link works (data, or a long life).
+
+        Consumed: the answer is about that one connection only, so a run of failed attempts
+        after it still backs off exponentially.
+        """
+        healthy = self._had_data or (
+            self._up_since is not None and time.monotonic() - self._up_since >= self.stable_after
+        )
+        self._had_data = False
+        self._up_since = None
+        return healthy
+
     async def run(self) -> None:
-        """Connect and read until :meth:`stop`; reconnect after every failure."""
+        """Connect and read until :meth:`stop`; reconnect after every failure.
+
+        Whatever ends a connection (a network error, a refusal, a frame this client cannot
+        read, a bug in a subclass) is reported and followed by a reconnect: the loop itself
+        only ends with :meth:`stop` or cancellation.
+        """
         failures = 0  # consecutive attempts that failed or delivered no data
         limit_failures = 0
         ever_connected = False
@@ -210,7 +237,7 @@ class StreamConnection(ABC):
                 async with connect(self.url, **self._connect_args) as ws:
                     self._ws = ws
                     await self.handshake(ws)
-                    self._last_frame = time.monotonic()
+                    self._last_frame = self._up_since = time.monotonic()
                     self._had_data = False
                     self._connected.set()
                     self.connects += 1
@@ -227,17 +254,15 @@ class StreamConnection(ABC):
                     await self._read(ws)
                     # A clean close by the server is still a drop while we want the stream.
                     raise ConnectionError("closed by the server")
-            except (
-                OSError,
-                TimeoutError,
-                WebSocketException,
-                StreamProtocolError,
-                ConnectionRefused,
-            ) as exc:
+            except Exception as exc:
                 if self._stopping:
                     break
+                if not isinstance(exc, _NETWORK_ERRORS):  # not the network's fault: show why
+                    logger.opt(exception=exc).error(
+                        "stream {}: connection ended by an unexpected error", self.name
+                    )
                 refusal = exc if isinstance(exc, ConnectionRefused) else classify_refusal(exc)
-                if self._had_data:
+                if self._was_healthy():
                     failures = 0
                 if refusal is not None and refusal.kind is StreamEventKind.CONNECTION_LIMIT:
                     limit_failures += 1
@@ -248,7 +273,7 @@ class StreamConnection(ABC):
                 kind = refusal.kind if refusal is not None else StreamEventKind.DISCONNECTED
                 self.report(
                     kind,
-                    f"{type(exc).__name__}: {exc}; retrying in {wait:.1f}s",
+                    f"{type(exc).__name__}: {exc}; retrying in {wait:.2f}s",
                     attempt=failures,
                     code=refusal.code if refusal is not None else None,
                 )
@@ -298,6 +323,15 @@ class StreamConnection(ABC):
     def expects_data(self) -> bool:
         """Whether silence now would be abnormal (e.g. something is subscribed)."""
         return True
+
+
+_NETWORK_ERRORS = (
+    OSError,
+    TimeoutError,
+    WebSocketException,
+    StreamProtocolError,
+    ConnectionRefused,
+)
 
 
 def classify_refusal(exc: BaseException) -> ConnectionRefused | None:

@@ -2,8 +2,11 @@
 
 :class:`MarketDataStream` keeps the *wanted* subscriptions per channel and makes the server's
 match them: changes are sent as they are asked for (in batches within the protocol's limits),
-and after every reconnect the whole set is sent again. Frames are decoded into domain
-:class:`Trade`/:class:`Quote`/:class:`Bar` values and handed to a :class:`MarketDataSink`.
+and after every reconnect the whole set is sent again. What this connection has asked the server
+for is tracked too, and every send is the difference between that and the wanted set, under one
+lock: a change made while a handshake is resubscribing is sent right after it, never lost.
+Frames are decoded into domain :class:`Trade`/:class:`Quote`/:class:`Bar` values and handed to a
+:class:`MarketDataSink`.
 
 Minute bars survive gaps: the stream remembers the last bar it delivered per symbol, and after a
 reconnect it fetches the bars missed meanwhile over REST (``backfill``) and delivers them, in
@@ -83,51 +86,75 @@ class MarketDataStream(StreamConnection):
         self.server_subscriptions: dict[str, set[str]] = {c: set() for c in proto.CHANNELS}
         self.sent_messages: list[dict[str, Any]] = []  # every subscription message, for tests
         self.keep_sent = False
+        # What the current socket has been asked for (valid while ``_told_ws is self._ws``),
+        # and the lock that keeps the messages of two changes from interleaving.
+        self._told: dict[str, set[str]] = {c: set() for c in proto.CHANNELS}
+        self._told_ws: ClientConnection | None = None
+        self._sync_lock = asyncio.Lock()
         self.last_bar: dict[str, datetime] = {}
         self._held_bars: dict[str, list[Bar]] = {}  # live bars waiting behind a backfill
         self._backfill_task: asyncio.Task[None] | None = None
+        self._emitting: asyncio.Future[None] | None = None  # a back-filled bar's callbacks
         self.messages = 0
         self.errors: list[proto.StreamProtocolError] = []
 
     # -- subscriptions ------------------------------------------------------------------------
 
-    async def subscribe(self, channel: str, symbols: Iterable[str]) -> None:
+    async def subscribe(self, channel: str, symbols: Iterable[str] | str) -> None:
         """Add ``symbols`` to ``channel`` (``trades``, ``quotes``, ``bars``, ``updatedBars``)."""
         self._check_channel(channel)
-        new = set(symbols) - self.wanted[channel]
+        new = _symbol_set(symbols) - self.wanted[channel]
         if not new:
             return
         self.wanted[channel] |= new
-        await self._send_changes("subscribe", {channel: new})
+        await self._sync()
 
-    async def unsubscribe(self, channel: str, symbols: Iterable[str]) -> None:
+    async def unsubscribe(self, channel: str, symbols: Iterable[str] | str) -> None:
         """Remove ``symbols`` from ``channel``."""
         self._check_channel(channel)
-        gone = set(symbols) & self.wanted[channel]
+        gone = _symbol_set(symbols) & self.wanted[channel]
         if not gone:
             return
         self.wanted[channel] -= gone
         if channel == "bars":
             for symbol in gone:
                 self.last_bar.pop(symbol, None)
-        await self._send_changes("unsubscribe", {channel: gone})
+        await self._sync()
 
     @staticmethod
     def _check_channel(channel: str) -> None:
         if channel not in proto.CHANNELS:
             raise ValueError(f"unknown channel {channel!r}; use one of {proto.CHANNELS}")
 
-    async def _send_changes(self, action: str, changes: Mapping[str, Iterable[str]]) -> None:
-        ws = self._ws
-        if ws is None or not self.connected:
-            return  # the next handshake sends the whole wanted set
-        try:
+    async def _sync(self) -> None:
+        """Send the socket what it lacks and what it has too much of, if it is past auth."""
+        async with self._sync_lock:
+            ws = self._ws
+            if ws is None or self._told_ws is not ws:
+                return  # no socket, or one still shaking hands: the handshake sends it all
+            try:
+                await self._send_difference(ws)
+            except Exception as exc:  # the socket died mid-send: the reconnect resends all
+                logger.debug(
+                    "stream {}: subscription not sent ({}); resent on reconnect", self.name, exc
+                )
+
+    async def _send_difference(self, ws: ClientConnection) -> None:
+        told = self._told
+        for action in ("unsubscribe", "subscribe"):
+            if action == "subscribe":
+                changes = {c: self.wanted[c] - told[c] for c in proto.CHANNELS}
+            else:
+                changes = {c: told[c] - self.wanted[c] for c in proto.CHANNELS}
             for message in proto.subscription_messages(action, changes):
                 await self._send(ws, message)
-        except Exception as exc:  # the socket died mid-send: the reconnect resends everything
-            logger.debug(
-                "stream {}: {} not sent ({}); will resend on reconnect", self.name, action, exc
-            )
+                for channel, symbols in message.items():
+                    if channel == "action":
+                        continue
+                    if action == "subscribe":
+                        told[channel].update(symbols)
+                    else:
+                        told[channel].difference_update(symbols)
 
     async def _send(self, ws: ClientConnection, message: dict[str, Any]) -> None:
         if self.keep_sent:
@@ -144,14 +171,16 @@ class MarketDataStream(StreamConnection):
         self._expect(welcome, "connected")
         await ws.send(proto.pack(proto.auth_message(self._key_id, self._secret_key)))
         self._expect(proto.unpack(await asyncio.wait_for(ws.recv(), 10)), "authenticated")
-        if any(self.wanted.values()):
-            held = {c: set(s) for c, s in self.wanted.items() if s}
-            if self.backfill is not None and self.last_bar:
-                # Live bars of these symbols wait until the gap before them is filled.
-                for symbol in self.wanted["bars"] & set(self.last_bar):
-                    self._held_bars.setdefault(symbol, [])
-            for message in proto.subscription_messages("subscribe", held):
-                await self._send(ws, message)
+        if self.backfill is not None and self.last_bar:
+            # Live bars of these symbols wait until the gap before them is filled.
+            for symbol in self.wanted["bars"] & set(self.last_bar):
+                self._held_bars.setdefault(symbol, [])
+        async with self._sync_lock:
+            # A fresh socket has no subscription. Changes asked for while this runs wait on
+            # the lock and then send their difference, so none is lost.
+            self._told = {c: set() for c in proto.CHANNELS}
+            self._told_ws = ws
+            await self._send_difference(ws)
 
     def _expect(self, messages: list[dict[str, Any]], what: str) -> None:
         for message in messages:
@@ -172,6 +201,7 @@ class MarketDataStream(StreamConnection):
             )
 
     def on_disconnected(self) -> None:
+        self._told_ws = None
         for channel in self.server_subscriptions.values():
             channel.clear()
 
@@ -183,29 +213,66 @@ class MarketDataStream(StreamConnection):
     # -- frames -------------------------------------------------------------------------------
 
     async def on_frame(self, frame: bytes | str) -> None:
-        messages = proto.unpack(frame)
+        if not isinstance(frame, bytes):  # JSON: only for a client that did not ask for msgpack
+            data = 0
+            for message in proto.unpack(frame):
+                data += await self._on_message(message)
+            self._count(data)
+            return
+        # The hot path: trades and quotes are read from the raw (bytes) form of the frame, and
+        # everything looked up per message is bound once per frame.
+        messages = proto.unpack_raw(frame)
         sink = self.sink
+        on_quote, on_trade = sink.on_quote, sink.on_trade
+        raw_quote, raw_trade = proto.raw_quote, proto.raw_trade
         data = 0
         for m in messages:
-            kind = m.get("T")
-            try:
-                if kind == "t":
-                    pending = sink.on_trade(proto.to_trade(m))
-                elif kind == "q":
-                    pending = sink.on_quote(proto.to_quote(m))
-                elif kind == "b":
-                    pending = self._live_bar(proto.to_bar(m))
-                elif kind == "u":
-                    pending = sink.on_updated_bar(proto.to_bar(m))
-                else:
-                    self._control(m)
+            kind = m.get(b"T")
+            if kind != b"q" and kind != b"t":  # bars and control messages: the general path
+                try:
+                    message = proto.text(m)
+                except ValueError as exc:  # not UTF-8
+                    self._unreadable(m, exc)
                     continue
+                data += await self._on_message(message)
+                continue
+            try:  # quotes outnumber trades on every feed
+                pending = on_quote(raw_quote(m)) if kind == b"q" else on_trade(raw_trade(m))
             except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                logger.warning("stream {}: unreadable message {!r:.200}: {}", self.name, m, exc)
+                self._unreadable(m, exc)
                 continue
             data += 1
             if pending is not None:
                 await pending
+        self._count(data)
+
+    async def _on_message(self, m: Mapping[str, Any]) -> int:
+        """Deliver one decoded message; 1 if it was market data, 0 if not (or unreadable)."""
+        kind = m.get("T")
+        sink = self.sink
+        try:
+            if kind == "q":
+                pending = sink.on_quote(proto.to_quote(m))
+            elif kind == "t":
+                pending = sink.on_trade(proto.to_trade(m))
+            elif kind == "b":
+                pending = self._live_bar(proto.to_bar(m))
+            elif kind == "u":
+                pending = sink.on_updated_bar(proto.to_bar(m))
+            else:
+                self._control(m)
+                return 0
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            self._unreadable(m, exc)
+            return 0
+        if pending is not None:
+            await pending
+        return 1
+
+    def _unreadable(self, m: Mapping[Any, Any], exc: Exception) -> None:
+        logger.warning("stream {}: unreadable message {!r:.200}: {}", self.name, m, exc)
+
+    def _count(self, data: int) -> None:
         if data:
             self.messages += data
             self.mark_data()
@@ -242,7 +309,10 @@ class MarketDataStream(StreamConnection):
     async def _emit_bar(self, bar: Bar) -> None:
         pending = self.sink.on_bar(bar)
         if pending is not None:
-            await pending
+            # Shielded: a newer reconnect cancels this backfill, but a bar already recorded as
+            # delivered must finish reaching its callbacks (the new backfill waits for it).
+            self._emitting = asyncio.ensure_future(pending)
+            await asyncio.shield(self._emitting)
 
     async def _fill_gap(self, symbols: list[str]) -> None:
         """Fetch and deliver the bars each symbol missed, then release its held live bars."""
@@ -257,6 +327,11 @@ class MarketDataStream(StreamConnection):
             raise
         except Exception as exc:  # deliver what the live stream has; report the hole
             self.report(StreamEventKind.ERROR, f"bar backfill failed: {exc}")
+        previous = self._emitting
+        if previous is not None and not previous.done():
+            # The backfill this one replaced left a bar with its callbacks: bars go one at a
+            # time, in order, as on the live stream.
+            await asyncio.wait([previous])
         delivered = 0
         for symbol in symbols:
             for bar in sorted(fetched.get(symbol, ()), key=lambda b: b.timestamp):
@@ -275,6 +350,11 @@ class MarketDataStream(StreamConnection):
             f"{delivered} missed bars for {len(symbols)} symbols",
             count=delivered,
         )
+
+
+def _symbol_set(symbols: Iterable[str] | str) -> set[str]:
+    # A lone symbol is a str, which is also an Iterable[str] of its letters.
+    return {symbols} if isinstance(symbols, str) else set(symbols)
 
 
 def _minute_floor(at: datetime) -> datetime:

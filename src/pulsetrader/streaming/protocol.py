@@ -83,15 +83,17 @@ def subscription_messages(
     count = 0
     size = len(pack(current))
     for channel in sorted(changes):
+        key_cost = len(channel.encode()) + 10
         for symbol in sorted(set(changes[channel])):
-            # Cost of adding this symbol: its msgpack string plus, for a new channel, the key
-            # and an array header (5 bytes covers any array length).
-            cost = len(symbol) + 5 + (0 if channel in current else len(channel) + 10)
+            # Cost of adding this symbol: its msgpack string (UTF-8 bytes, not characters)
+            # plus, for a new channel, the key and an array header (5 bytes covers any length).
+            symbol_cost = len(symbol.encode()) + 5
+            cost = symbol_cost + (0 if channel in current else key_cost)
             if count and (count >= max_symbols or size + cost > max_bytes):
                 messages.append(current)
                 current, count = {"action": action}, 0
                 size = len(pack(current))
-                cost = len(symbol) + 5 + len(channel) + 10
+                cost = symbol_cost + key_cost
             current.setdefault(channel, []).append(symbol)
             count += 1
             size += cost
@@ -102,44 +104,137 @@ def subscription_messages(
 
 # -- decoding market data -------------------------------------------------------------------
 #
-# The hot path: a Decimal from a float goes through its shortest repr (never Decimal(float),
-# which would expose binary noise), and prices repeat on the tick grid, so a bounded cache
-# turns most conversions into one dict lookup.
+# The hot path (see benchmarks/bench_streaming.py). A Decimal from a float goes through its
+# shortest repr (never Decimal(float), which would expose binary noise), and prices and sizes
+# repeat on the tick grid, so a bounded cache turns almost every conversion into one C-level
+# dict subscript.
 
-_DECIMALS: dict[float | int, Decimal] = {}
 _DECIMAL_CACHE_SIZE: Final = 200_000
+#: Wire number -> exact Decimal. A plain dict, read with ``[]`` in a ``try``: the fastest read
+#: CPython has (a dict subclass with ``__missing__`` is slower on every hit).
+_DECIMALS: Final[dict[float | int | str, Decimal]] = {}
 
 
 def wire_decimal(value: float | int | str) -> Decimal:
     """An exact Decimal for a number as the wire sent it (``1.1`` -> ``Decimal("1.1")``)."""
-    if isinstance(value, str):
-        return Decimal(value)
-    cached = _DECIMALS.get(value)
-    if cached is None:
-        cached = Decimal(value) if isinstance(value, int) else Decimal(repr(value))
-        if len(_DECIMALS) >= _DECIMAL_CACHE_SIZE:
-            _DECIMALS.clear()
-        _DECIMALS[value] = cached
-    return cached
+    try:
+        return _DECIMALS[value]
+    except KeyError:
+        pass
+    if isinstance(value, float):
+        # 100.0 and 100 are one dict key (equal, same hash): give both the integer form, so
+        # the Decimal a key yields never depends on which spelling the cache saw first.
+        exact = Decimal(int(value)) if value.is_integer() else Decimal(repr(value))
+    elif isinstance(value, int | str):
+        exact = Decimal(value)
+    else:
+        raise TypeError(f"not a number: {value!r:.50}")
+    if len(_DECIMALS) >= _DECIMAL_CACHE_SIZE:
+        _DECIMALS.clear()
+    _DECIMALS[value] = exact
+    return exact
+
+
+_trade = Trade.trusted
+_quote = Quote.trusted
 
 
 def to_trade(m: Mapping[str, Any]) -> Trade:
     """A ``T: t`` message."""
-    return Trade.trusted(
-        m["S"], wire_decimal(m["p"]), wire_decimal(m["s"]), m["t"], m.get("x"), m.get("i")
-    )
+    d = _DECIMALS
+    try:  # every number already in the cache: no Python call but the constructor
+        return _trade(m["S"], d[m["p"]], d[m["s"]], m["t"], m.get("x"), m.get("i"))
+    except KeyError:
+        pass  # a number not cached yet, or a field missing (raised again below)
+    w = wire_decimal
+    return _trade(m["S"], w(m["p"]), w(m["s"]), m["t"], m.get("x"), m.get("i"))
 
 
 def to_quote(m: Mapping[str, Any]) -> Quote:
     """A ``T: q`` message."""
-    return Quote.trusted(
-        m["S"],
-        wire_decimal(m["bp"]),
-        wire_decimal(m["bs"]),
-        wire_decimal(m["ap"]),
-        wire_decimal(m["as"]),
-        m["t"],
-    )
+    d = _DECIMALS
+    try:
+        return _quote(m["S"], d[m["bp"]], d[m["bs"]], d[m["ap"]], d[m["as"]], m["t"])
+    except KeyError:
+        pass
+    w = wire_decimal
+    return _quote(m["S"], w(m["bp"]), w(m["bs"]), w(m["ap"]), w(m["as"]), m["t"])
+
+
+# -- the raw fast path ------------------------------------------------------------------------
+#
+# Decoding every key and string of a frame to str, and interning the keys, is a quarter of
+# msgpack's work per message. Market-data frames are therefore unpacked with strings left as
+# bytes (:func:`unpack_raw`); trades and quotes are read straight from that (:func:`raw_trade`,
+# :func:`raw_quote`), decoding only the symbol and the exchange through a cache that also hands
+# out one shared str per symbol; anything else is turned into ordinary messages by
+# :func:`text` and takes the general path.
+
+RawMessage = dict[bytes, Any]
+_TEXT_CACHE_SIZE: Final = 100_000
+_TEXTS: Final[dict[bytes, str]] = {}
+
+
+def unpack_raw(frame: bytes) -> list[RawMessage]:
+    """A msgpack frame as a list of messages with bytes for keys and strings."""
+    data = msgpack.unpackb(frame, raw=True, timestamp=3)
+    if isinstance(data, dict):
+        return [data]
+    if not isinstance(data, list):
+        raise StreamProtocolError(f"unexpected frame: {data!r:.200}")
+    return data
+
+
+def text(value: Any) -> Any:
+    """A value from :func:`unpack_raw` as :func:`unpack` gives it: every bytes as str."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, dict):
+        return {text(k): text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [text(v) for v in value]
+    return value
+
+
+def wire_text(value: bytes) -> str:
+    """A short wire string (a symbol, an exchange) as str, cached: one shared str per value."""
+    try:
+        return _TEXTS[value]
+    except KeyError:
+        pass
+    if not isinstance(value, bytes):
+        raise TypeError(f"expected a string, got {value!r:.50}")
+    decoded = value.decode()
+    if len(_TEXTS) >= _TEXT_CACHE_SIZE:
+        _TEXTS.clear()
+    _TEXTS[value] = decoded
+    return decoded
+
+
+def raw_trade(m: RawMessage) -> Trade:
+    """A ``T: t`` message from :func:`unpack_raw`."""
+    d, s = _DECIMALS, _TEXTS
+    x = m.get(b"x")
+    try:
+        exchange = None if x is None else s[x]
+        return _trade(s[m[b"S"]], d[m[b"p"]], d[m[b"s"]], m[b"t"], exchange, m.get(b"i"))
+    except KeyError:
+        pass  # as in to_trade
+    w = wire_decimal
+    exchange = None if x is None else wire_text(x)
+    return _trade(wire_text(m[b"S"]), w(m[b"p"]), w(m[b"s"]), m[b"t"], exchange, m.get(b"i"))
+
+
+def raw_quote(m: RawMessage) -> Quote:
+    """A ``T: q`` message from :func:`unpack_raw`."""
+    d, s = _DECIMALS, _TEXTS
+    try:
+        return _quote(s[m[b"S"]], d[m[b"bp"]], d[m[b"bs"]], d[m[b"ap"]], d[m[b"as"]], m[b"t"])
+    except KeyError:
+        pass
+    w = wire_decimal
+    symbol = wire_text(m[b"S"])
+    return _quote(symbol, w(m[b"bp"]), w(m[b"bs"]), w(m[b"ap"]), w(m[b"as"]), m[b"t"])
 
 
 def to_bar(m: Mapping[str, Any]) -> Bar:
