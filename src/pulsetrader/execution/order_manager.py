@@ -23,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from loguru import logger
@@ -46,10 +47,10 @@ from pulsetrader.domain.errors import DomainError
 from pulsetrader.domain.events import OrderUpdate
 from pulsetrader.domain.fills import Fill
 from pulsetrader.domain.intents import OrderIntent
-from pulsetrader.domain.money import ZERO, decimal_str
+from pulsetrader.domain.money import ZERO, Number, decimal_str, to_decimal
 from pulsetrader.domain.orders import Order
 from pulsetrader.domain.position import Position
-from pulsetrader.domain.snapshots import FillActivity, PositionSnapshot
+from pulsetrader.domain.snapshots import AssetInfo, FillActivity, PositionSnapshot
 from pulsetrader.domain.symbols import asset_class_of, order_symbol
 from pulsetrader.execution.book import BookedFill, ExecutionBook
 from pulsetrader.execution.ports import OrderJournal
@@ -64,6 +65,8 @@ OrderListener = Callable[[Order], None]
 DecisionListener = Callable[[RiskDecision], None]
 
 _WATERMARK = "orders.fill_watermark"
+_TAKEN = "orders.positions_taken"
+_CRYPTO_STEP = Decimal("0.000000001")
 
 
 class OrderManager:
@@ -95,6 +98,10 @@ class OrderManager:
         self.prefix = client_order_prefix
         self.orders: dict[str, Order] = {}
         self._by_broker_id: dict[str, str] = {}
+        # The client order ids of every order that was open when remembered: a superset of the
+        # open orders (a finished order is dropped on the next look; nothing leaves a terminal
+        # status), so open_orders() costs the working orders, not every order of the session.
+        self._maybe_open: dict[str, None] = {}
         self.book = ExecutionBook(journal.load_positions(), [r.fill for r in journal.fills()])
         for order in journal.load_orders():
             self._remember(order)
@@ -103,6 +110,24 @@ class OrderManager:
         self._reconcile_lock = asyncio.Lock()
         self._reconcile_task: asyncio.Task[Any] | None = None
         self._poll_task: asyncio.Task[None] | None = None
+        # Orders a snapshot (REST or stream) showed with more filled than the book holds: their
+        # executions are still to be booked (by the stream's fill events, by polling while it
+        # is down, or by reconciliation).
+        self._unbooked: set[str] = set()
+        # Client order ids whose submission is awaiting the broker's answer. Reconciliation
+        # leaves them alone: before, one running meanwhile (after a stream reconnect) found no
+        # such order at the broker yet, marked it rejected "never received", and the order
+        # that then landed and filled stayed rejected in the journal for good.
+        self.in_flight: set[str] = set()
+        self._reconcile_again: str | None = None
+        self._stopped = False
+        # Per symbol, the broker time at which reconciliation last took its position from the
+        # broker: executions before it are inside that position, and booking one later (a late
+        # stream event, an activities read reaching back) would count it twice.
+        taken = json.loads(journal.get_state(_TAKEN) or "{}")
+        self._positions_taken: dict[str, datetime] = {
+            symbol: datetime.fromisoformat(at) for symbol, at in taken.items()
+        }
         self._fill_listeners: list[FillListener] = []
         self._order_listeners: list[OrderListener] = []
         self._decision_listeners: list[DecisionListener] = []
@@ -132,6 +157,8 @@ class OrderManager:
 
     def _remember(self, order: Order) -> None:
         self.orders[order.client_order_id] = order
+        if order.is_open:
+            self._maybe_open[order.client_order_id] = None
         if order.broker_order_id:
             self._by_broker_id[order.broker_order_id] = order.client_order_id
         for leg in order.legs:
@@ -153,7 +180,13 @@ class OrderManager:
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Orders that may still fill, newest first."""
         wanted = order_symbol(symbol) if symbol else None
-        found = [o for o in self.orders.values() if o.is_open and wanted in (None, o.symbol)]
+        found = []
+        for coid in list(self._maybe_open):
+            order = self.orders.get(coid)
+            if order is None or not order.is_open:
+                del self._maybe_open[coid]
+            elif wanted is None or order.symbol == wanted:
+                found.append(order)
         return sorted(found, key=lambda o: o.created_at, reverse=True)
 
     def _save(self, order: Order) -> None:
@@ -199,19 +232,36 @@ class OrderManager:
         self.journal.record_intent(order, intent)
         self._remember(order)
         self._record_decision(decision, coid)
+        self.in_flight.add(coid)
         try:
             placed = await self.client.submit_order(intent, coid)
         except OrderStatusUnknown as exc:
-            logger.error("order {} may or may not be at the broker: {}; reconciling", coid, exc)
+            logger.opt(exception=exc).error(
+                "order {} ({} {} {}) may or may not be at the broker: {}; reconciling",
+                coid,
+                intent.side.value,
+                intent.qty if intent.qty is not None else f"${intent.notional}",
+                intent.symbol,
+                exc,
+            )
             self._schedule_reconcile(f"unknown outcome of {coid}")
             return order
         except (OrderRejected, InvalidRequest, RateLimitError) as exc:
             # A definite refusal (or a 429 that was never processed): nothing is at the broker.
             return self._reject(order, str(exc))
         except BrokerError as exc:
-            logger.error("order {} failed: {}; reconciling", coid, exc)
+            logger.opt(exception=exc).error(
+                "order {} ({} {} {}) failed: {}; reconciling",
+                coid,
+                intent.side.value,
+                intent.qty if intent.qty is not None else f"${intent.notional}",
+                intent.symbol,
+                exc,
+            )
             self._schedule_reconcile(f"failed submission of {coid}")
             return order
+        finally:
+            self.in_flight.discard(coid)
         self._merge(order, placed)
         self.accounts.invalidate()
         logger.info(
@@ -233,11 +283,16 @@ class OrderManager:
             try:
                 account = await self.accounts.get_account()
                 positions = await self.accounts.get_positions()
-                price = None
-                if intent.limit_price is None and intent.stop_price is None:
-                    price = await self.feed.get_current_price(intent.symbol)
+                # The market price always: a limit or stop away from it is valued at the worse.
+                price = await self.feed.get_current_price(intent.symbol)
+                asset = await self._asset(intent.symbol)
                 decision = self.risk.validate_trade(
-                    intent, account, positions, price=price, open_orders=self.open_orders()
+                    intent,
+                    account,
+                    positions,
+                    price=price,
+                    open_orders=self.open_orders(),
+                    asset=asset,
                 )
             except BrokerError as exc:
                 decision = Denied(intent, now, "broker_unavailable", f"cannot check risk: {exc}")
@@ -252,6 +307,22 @@ class OrderManager:
             )
             self._record_decision(decision, None)
         return decision
+
+    async def _asset(self, symbol: str) -> AssetInfo | None:
+        """The instrument's rules (fractionable, shortable, tradable), fetched once per symbol.
+
+        None when the broker cannot say: the broker then checks those rules itself.
+        """
+        known = self.risk.assets.get(symbol)
+        if known is not None:
+            return known
+        try:
+            info = await self.client.get_asset(symbol)
+        except BrokerError as exc:
+            logger.debug("asset {} unknown: {}", symbol, exc)
+            return None
+        self.risk.assets[symbol] = info
+        return info
 
     def _record_decision(self, decision: RiskDecision, coid: str | None) -> None:
         self.journal.record_decision(
@@ -285,6 +356,13 @@ class OrderManager:
             order.apply_update(snap.status, snap.filled_qty, snap.filled_avg_price, snap.updated_at)
         except DomainError as exc:
             logger.warning("broker update for {} not applied: {}", order.client_order_id, exc)
+        if self._lags_book(order):
+            self._unbooked.add(order.client_order_id)
+
+    def _lags_book(self, order: Order) -> bool:
+        """Whether ``order`` has filled more than the book has booked for it."""
+        broker_id = order.broker_order_id
+        return bool(broker_id) and not self.book.covered(broker_id or "", order.filled_qty)
 
     # -- cancelling and closing -----------------------------------------------------------------
 
@@ -339,25 +417,36 @@ class OrderManager:
             await self.sync_fills()
 
     def close_intent(
-        self, position: PositionSnapshot, *, qty: Decimal | None = None, percentage: Decimal | None
+        self,
+        position: PositionSnapshot,
+        *,
+        qty: Number | None = None,
+        percentage: Number | None = None,
     ) -> OrderIntent:
         """The market order that closes ``position`` (all, ``qty`` of it, or ``percentage``).
 
         The opposite side and the exact quantity: a long of 1.5 is closed by selling 1.5, a
         short of 2 by buying 2; crypto with gtc (its only market TIF besides ioc), stock with day.
+        A percentage of a whole-share position is rounded down to whole shares (a fractional
+        close of a non-fractionable stock would be refused), of crypto to Alpaca's 9 places.
         """
         held = abs(position.qty)
         if qty is not None and percentage is not None:
             raise ValueError("give qty or percentage, not both")
         amount = held
         if qty is not None:
-            amount = min(Decimal(qty), held)
+            amount = min(to_decimal(qty), held)
         elif percentage is not None:
-            if not 0 < percentage <= 100:
+            share = to_decimal(percentage)
+            if not 0 < share <= 100:
                 raise ValueError("percentage must be in (0, 100]")
-            amount = held * Decimal(percentage) / Decimal(100)
-            if position.asset_class is AssetClass.US_EQUITY and amount == amount.to_integral():
-                amount = amount.to_integral()
+            amount = held * share / Decimal(100)
+            if position.asset_class is AssetClass.CRYPTO:
+                amount = amount.quantize(_CRYPTO_STEP, rounding=ROUND_DOWN)
+            elif held == held.to_integral_value():
+                amount = amount.to_integral_value(rounding=ROUND_DOWN)
+        if amount <= 0:
+            raise ValueError(f"nothing to close: {amount} of {position.symbol}")
         side = OrderSide.SELL if position.qty > 0 else OrderSide.BUY
         crypto = position.asset_class is AssetClass.CRYPTO
         return OrderIntent(
@@ -373,8 +462,8 @@ class OrderManager:
         self,
         symbol: str,
         *,
-        qty: Decimal | None = None,
-        percentage: Decimal | None = None,
+        qty: Number | None = None,
+        percentage: Number | None = None,
         cancel_orders: bool = True,
         strategy: str | None = None,
     ) -> Order | Denied | None:
@@ -457,10 +546,20 @@ class OrderManager:
             order.reject_reason = "rejected by the broker"
             self._save(order)
             logger.warning("order {} rejected by the broker", order.client_order_id)
+        if self._lags_book(order):  # an execution is still to come (or was lost): see _book
+            self._unbooked.add(order.client_order_id)
         self.journal.record_event(update, order)
 
     def _book(self, fill: Fill, order: Order | None) -> BookedFill | None:
         """Count one execution into positions, P/L, the order and the journal."""
+        taken = self._positions_taken.get(fill.symbol)
+        if taken is not None and fill.timestamp < taken and not self.book.knows(fill.execution_id):
+            logger.info(
+                "execution {} of {} predates the position taken from the broker; not counted",
+                fill.execution_id,
+                fill.symbol,
+            )
+            return None
         strategy = order.strategy if order is not None else None
         booked = self.book.apply(dataclasses.replace(fill, strategy=strategy))
         if booked is None:
@@ -484,6 +583,8 @@ class OrderManager:
             decimal_str(booked.position_qty),
             decimal_str(booked.realized_pl),
         )
+        if order is not None and not self._lags_book(order):
+            self._unbooked.discard(order.client_order_id)
         self._notify(self._fill_listeners, booked, order)
         return booked
 
@@ -501,11 +602,23 @@ class OrderManager:
     # -- reconciliation -------------------------------------------------------------------------
 
     def _schedule_reconcile(self, reason: str) -> None:
+        if self._stopped:
+            return
         if self._reconcile_task is not None and not self._reconcile_task.done():
+            # One is running, but it may have read the broker before whatever asks for this
+            # one happened (it used to be dropped): run once more after it.
+            self._reconcile_again = reason
             return
         self._reconcile_task = asyncio.get_running_loop().create_task(
-            self.reconcile(reason), name="reconcile"
+            self._reconcile_until_settled(reason), name="reconcile"
         )
+
+    async def _reconcile_until_settled(self, reason: str) -> None:
+        next_reason: str | None = reason
+        while next_reason is not None and not self._stopped:
+            self._reconcile_again = None
+            await self.reconcile(next_reason)
+            next_reason = self._reconcile_again
 
     async def reconcile(self, reason: str = "requested") -> dict[str, Any]:
         """Make orders, fills and positions match the broker; new entries wait meanwhile.
@@ -528,21 +641,59 @@ class OrderManager:
 
     async def sync_fills(self) -> list[BookedFill]:
         """Read the account's FILL activities since the last one booked and book the new ones."""
-        mark = self.journal.get_state(_WATERMARK)
-        after = datetime.fromisoformat(mark) - timedelta(seconds=1) if mark else None
-        if after is None:
-            after = self.clock() - timedelta(days=1)
-        activities = await self.client.get_fill_activities(after)
+        activities = await self.client.get_fill_activities(self.fill_window_start())
         return self.book_activities(activities)
 
+    def position_taken(self, symbol: str, at: datetime) -> None:
+        """Record that ``symbol``'s position was set to the broker's as of ``at`` (broker time):
+        executions before ``at`` are in it and are not counted again."""
+        self._positions_taken[symbol] = at
+        taken = {s: t.isoformat() for s, t in self._positions_taken.items()}
+        self.journal.set_state(_TAKEN, json.dumps(taken, sort_keys=True))
+        self._unbooked = {
+            coid
+            for coid in self._unbooked
+            if coid in self.orders and self.orders[coid].symbol != symbol
+        }
+
+    def fill_window_start(self) -> datetime:
+        """Where the broker's record is read from: just before the last execution booked (a
+        day back when none was), and no later than the submission of any order known to have
+        filled more than the book holds.
+
+        That second bound is there because executions arrive out of order (a reordered or lost
+        stream message): the last one booked need not be the newest, and a window starting
+        there missed the earlier execution of the same order for good.
+        """
+        mark = self.journal.get_state(_WATERMARK)
+        start = (
+            datetime.fromisoformat(mark) - timedelta(seconds=1)
+            if mark
+            else self.clock() - timedelta(days=1)
+        )
+        for coid in self._unbooked:
+            order = self.orders.get(coid)
+            if order is not None and self._lags_book(order):
+                start = min(start, (order.submitted_at or order.created_at) - timedelta(seconds=1))
+        return start
+
     def book_activities(self, activities: Iterable[FillActivity]) -> list[BookedFill]:
-        """Book the executions the book does not have yet (by id, and by order quantity)."""
+        """Book the executions the book does not have yet (by id, and by order quantity).
+
+        The quantity rule is only for orders none of whose executions the book recognises by
+        id (a venue whose activity ids did not match its stream ids). Applied to every order,
+        it dropped a genuine execution whenever later ones of the same order, delivered out of
+        order by the stream, already added up to its ``cum_qty``: lost for good if the stream
+        never delivered it.
+        """
+        activities = list(activities)
+        matched = {a.fill.order_id for a in activities if self.book.knows(a.fill.execution_id)}
         booked: list[BookedFill] = []
         for activity in activities:
             fill = activity.fill
             if self.book.knows(fill.execution_id):
                 continue
-            if self.book.covered(fill.order_id, activity.cum_qty):
+            if fill.order_id not in matched and self.book.covered(fill.order_id, activity.cum_qty):
                 continue
             order = self.find(None, fill.order_id)
             if order is not None:
@@ -550,18 +701,27 @@ class OrderManager:
             result = self._book(fill, order)
             if result is not None:
                 booked.append(result)
+                if order is not None:
+                    # _book moved the order (filled_qty, status); a stream update journals its
+                    # order afterwards, an activity did not, and the journal kept the old state.
+                    self._save(order)
         return booked
 
     # -- polling while the stream is down -------------------------------------------------------
 
     def start(self) -> None:
         """Start polling open orders whenever the order stream is down."""
+        self._stopped = False
         if self._poll_task is None or self._poll_task.done():
             self._poll_task = asyncio.get_running_loop().create_task(
                 self._poll_loop(), name="order-poll"
             )
 
     async def stop(self) -> None:
+        # No reconciliation starts after this: one scheduled by a stream event arriving while
+        # the engine shuts down used to run against a closed client and journal.
+        self._stopped = True
+        self._reconcile_again = None
         for task in (self._poll_task, self._reconcile_task):
             if task is not None and not task.done():
                 task.cancel()
@@ -580,14 +740,23 @@ class OrderManager:
                 logger.exception("polling open orders failed")
 
     async def poll_open_orders(self) -> None:
-        """One polling pass: refresh every open order, book any executions it shows."""
-        grew = False
+        """One polling pass: refresh every open order, book any executions it shows.
+
+        Executions are read from the FILL activities for every order a REST snapshot showed
+        ahead of the book: those this pass refreshed, and those already (partly) filled when
+        the broker answered their submission. A market order usually is, and since it is no
+        longer open no later pass would look at it: before this, a market order placed while
+        the stream was down stayed out of the book until the next reconciliation.
+        """
         for order in self.open_orders():
-            before = order.filled_qty
             await self.refresh_order(order, book_fills=False)
-            grew = grew or order.filled_qty > before
-        if grew:
+        if self._unbooked:
             await self.sync_fills()
+            self._unbooked = {
+                coid
+                for coid in self._unbooked
+                if coid in self.orders and self._lags_book(self.orders[coid])
+            }
 
     # -- views ----------------------------------------------------------------------------------
 

@@ -8,13 +8,18 @@ stream reconnects, and after a submission whose fate is unknown. In order:
    arrived (the process died before sending, or the send failed) and is marked rejected; it is
    *not* sent again, since the strategy that wanted it may no longer.
 2. Open orders at the broker that we do not know are adopted (bracket legs, orders placed in
-   another tool), never duplicated.
+   another tool), never duplicated; so are the ones that finished since the last execution we
+   booked, and the order of any execution step 3 books that we still do not know.
 3. Executions we missed are read from the account's FILL activities and booked.
-4. Positions on which the book still disagrees with the broker are taken from the broker.
+4. Positions on which the book still disagrees with the broker are taken from the broker (read
+   before and after step 3 until nothing traded in between); executions from before that read
+   are inside the position and are never counted again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -22,7 +27,12 @@ from loguru import logger
 from pulsetrader.broker.errors import BrokerError
 from pulsetrader.domain.enums import OrderStatus
 
+#: How often the positions are read again when something traded while reconciling.
+_POSITION_READS = 3
+
 if TYPE_CHECKING:
+    from pulsetrader.domain.orders import Order
+    from pulsetrader.domain.snapshots import PositionSnapshot
     from pulsetrader.execution.order_manager import OrderManager
 
 
@@ -42,6 +52,8 @@ async def reconcile(manager: OrderManager, reason: str) -> dict[str, Any]:
     try:
         broker_open = {o.client_order_id: o for o in await client.list_orders("open", nested=False)}
         for order in manager.open_orders():
+            if order.client_order_id in manager.in_flight:
+                continue  # its submission is still waiting for the broker: that settles it
             snap = broker_open.get(order.client_order_id)
             if snap is None:
                 snap = await client.get_order_by_client_id(order.client_order_id)
@@ -59,15 +71,38 @@ async def reconcile(manager: OrderManager, reason: str) -> dict[str, Any]:
             manager._merge(order, snap)
             manager._save(order)
             report["confirmed"].append(order.client_order_id)
-        for coid, snap in broker_open.items():
-            if manager.find(coid, snap.broker_order_id) is None:
-                manager._remember(snap)
-                manager._save(snap)
-                report["adopted_orders"].append(coid)
-                logger.info("adopted broker order {} ({} {})", coid, snap.side.value, snap.symbol)
-        report["fills"] = len(await manager.sync_fills())
-        broker_positions = await manager.accounts.get_positions(fresh=True)
+        for snap in broker_open.values():
+            _adopt(manager, snap, report)
+        # Orders that finished while nobody listened (filled or cancelled in another tool, or
+        # while we were down) are adopted as well. Before, only open ones were: the executions
+        # of such an order were booked with no order journaled for them, so the journal never
+        # again equalled the broker's order list.
+        since = manager.fill_window_start()
+        for snap in await client.list_orders("closed", after=since, nested=False):
+            _adopt(manager, snap, report)
+        # The positions are read before and after the executions, until nothing traded in
+        # between: only then does a disagreement mean the book is wrong. Before, positions
+        # read once after the executions could already hold a fill the activities had not
+        # shown; the book took it over, and counted it again when its stream event came.
+        # ``read_at`` ends up at the start of a pair of equal reads: nothing traded from there
+        # to the second, so the positions are exactly the executions before it.
+        read_at = manager.clock()
+        broker_positions = await client.get_positions()
+        booked = await manager.sync_fills()
+        for _ in range(_POSITION_READS):
+            again_at = manager.clock()
+            again = await client.get_positions()
+            if _quantities(again) == _quantities(broker_positions):
+                break
+            read_at, broker_positions = again_at, again
+            booked += await manager.sync_fills()
+        manager.accounts.invalidate()
+        report["fills"] = len(booked)
+        for order_id in dict.fromkeys(b.fill.order_id for b in booked if b.fill.order_id):
+            if manager.find(None, order_id) is None:  # submitted before the window, filled in it
+                _adopt(manager, await client.get_order(order_id), report)
         for change in manager.book.adopt(broker_positions):
+            manager.position_taken(change.symbol, read_at)
             report["adopted_positions"].append(
                 {"symbol": change.symbol, "from": str(change.old_qty), "to": str(change.new_qty)}
             )
@@ -80,7 +115,7 @@ async def reconcile(manager: OrderManager, reason: str) -> dict[str, Any]:
         journal.save_positions(manager.book.positions.values(), manager.clock())
     except BrokerError as exc:
         report["errors"].append(str(exc))
-        logger.error("reconciliation incomplete ({}): {}", reason, exc)
+        logger.opt(exception=exc).error("reconciliation incomplete ({}): {}", reason, exc)
     journal.record_action("engine", "reconcile", report, manager.clock())
     logger.info(
         "reconciled ({}): {} confirmed, {} never received, {} adopted, {} fills, {} positions",
@@ -92,3 +127,23 @@ async def reconcile(manager: OrderManager, reason: str) -> dict[str, Any]:
         len(report["adopted_positions"]),
     )
     return report
+
+
+def _quantities(positions: Iterable[PositionSnapshot]) -> dict[str, Decimal]:
+    return {p.symbol: p.qty for p in positions}
+
+
+def _adopt(manager: OrderManager, snap: Order, report: dict[str, Any]) -> None:
+    """Take over a broker order we do not know (one we know is left alone)."""
+    if manager.find(snap.client_order_id, snap.broker_order_id) is not None:
+        return
+    manager._remember(snap)
+    manager._save(snap)
+    report["adopted_orders"].append(snap.client_order_id)
+    logger.info(
+        "adopted broker order {} ({} {} {})",
+        snap.client_order_id,
+        snap.side.value,
+        snap.symbol,
+        snap.status.value,
+    )
