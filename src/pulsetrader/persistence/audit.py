@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
@@ -27,6 +27,12 @@ _UPSERT_STATE = precompiled(
     _upsert.on_conflict_do_update(
         index_elements=[state.c.key],
         set_={"value": _upsert.excluded.value, "updated_at": _upsert.excluded.updated_at},
+    )
+)
+
+_INSERT_DECISION = precompiled(
+    insert(risk_decisions).values(
+        {c.name: bindparam(c.name) for c in risk_decisions.columns if c.name != "id"}
     )
 )
 
@@ -72,8 +78,8 @@ class AuditLog(JournalCore):
             "strategy": intent.strategy,
             "intent_json": codec.dumps(intent.to_dict()),
         }
-        with self._write() as connection:
-            connection.execute(insert(risk_decisions), row)
+        with self._write_sql() as connection:
+            connection.execute(_INSERT_DECISION.text, row)
 
     def decisions(
         self, limit: int = 100, denied_only: bool = False, offset: int = 0
@@ -160,8 +166,9 @@ class AuditLog(JournalCore):
 
     def set_state(self, key: str, value: str, at: datetime | None = None) -> None:
         """Store ``value`` under ``key`` (text: use decimal_str for amounts), replacing any."""
-        with self._write() as connection:
-            _set_state(connection, key, value, at)
+        row = {"key": key, "value": value, "updated_at": codec.ts(utcnow() if at is None else at)}
+        with self._write_sql() as connection:
+            connection.execute(_UPSERT_STATE.text, row)
 
     def delete_state(self, key: str) -> None:
         """Forget ``key``; nothing happens if it is not set."""

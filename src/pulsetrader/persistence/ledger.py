@@ -33,9 +33,11 @@ EQUITY_MIN_INTERVAL = timedelta(seconds=1)
 _INSERT_FILL = precompiled(
     sqlite_insert(fills).on_conflict_do_nothing(index_elements=[fills.c.execution_id])
 )
-_STRATEGY_OF_ORDER = select(orders.c.strategy).where(
-    orders.c.client_order_id == bindparam("client_order_id")
+_STRATEGY_OF_ORDER = precompiled(
+    select(orders.c.strategy).where(orders.c.client_order_id == bindparam("client_order_id"))
 )
+_CLEAR_POSITIONS = precompiled(delete(positions_table))
+_INSERT_POSITION = precompiled(insert(positions_table))
 _GROUP_COLUMNS = {"symbol": fills.c.symbol, "strategy": fills.c.strategy, "day": fills.c.trade_date}
 
 
@@ -71,10 +73,11 @@ class Ledger(JournalCore):
             "strategy": strategy or fill.strategy,
             "realized_pl": codec.opt_dec(realized_pl),
         }
-        with self._write() as connection:
+        with self._write_sql() as connection:
             if row["strategy"] is None:
-                row["strategy"] = connection.execute(_STRATEGY_OF_ORDER, row).scalar()
-            return bool(connection.execute(_INSERT_FILL, row).rowcount == 1)
+                found = connection.execute(_STRATEGY_OF_ORDER.text, row).fetchone()
+                row["strategy"] = None if found is None else found[0]
+            return bool(connection.execute(_INSERT_FILL.text, row).rowcount == 1)
 
     def has_fill(self, execution_id: str) -> bool:
         """True when this execution id is journaled."""
@@ -173,10 +176,9 @@ class Ledger(JournalCore):
             }
             for p in positions
         ]
-        with self._write() as connection:
-            connection.execute(delete(positions_table))
-            if rows:
-                connection.execute(insert(positions_table), rows)
+        with self._write_sql() as connection:
+            connection.execute(_CLEAR_POSITIONS.text)
+            connection.executemany(_INSERT_POSITION.text, rows)
 
     def load_positions(self) -> dict[str, Position]:
         """The last saved positions by symbol (their applied execution ids are not kept: gate

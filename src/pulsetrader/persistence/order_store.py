@@ -171,8 +171,8 @@ class OrderStore(JournalCore):
                 f"{order.client_order_id!r}"
             )
         row = order_row(order, intent)
-        with self._write() as connection:
-            inserted = connection.execute(_INSERT_ORDER, row).rowcount
+        with self._write_sql() as connection:
+            inserted = connection.execute(_INSERT_ORDER.text, row).rowcount
         if inserted != 1:
             raise DuplicateClientOrderId(order.client_order_id)
 
@@ -184,8 +184,8 @@ class OrderStore(JournalCore):
         (symbol, side, type, strategy, created_at) keep the values first written.
         """
         row = order_row(order)
-        with self._write() as connection:
-            connection.execute(_UPSERT_ORDER, row)
+        with self._write_sql() as connection:
+            connection.execute(_UPSERT_ORDER.text, row)
 
     def record_event(self, update: OrderUpdate, order: Order | None = None) -> bool:
         """Append a broker event to the order's history and write the order, in one transaction.
@@ -204,10 +204,10 @@ class OrderStore(JournalCore):
             "update_json": codec.dumps(update.to_dict()),
         }
         row = order_row(current)
-        with self._write() as connection:
+        with self._write_sql() as connection:
             # The order first: order_events.client_order_id is a foreign key to orders.
-            connection.execute(_UPSERT_ORDER, row)
-            inserted = connection.execute(_INSERT_EVENT, event).rowcount
+            connection.execute(_UPSERT_ORDER.text, row)
+            inserted = connection.execute(_INSERT_EVENT.text, event).rowcount
         return bool(inserted == 1)
 
     def order_events(self, client_order_id: str) -> list[dict[str, Any]]:
