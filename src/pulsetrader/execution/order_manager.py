@@ -517,9 +517,13 @@ class OrderManager:
     # -- updates from the stream ----------------------------------------------------------------
 
     async def on_order_update(self, update: OrderUpdate) -> None:
-        """Apply one ``trade_updates`` event (the stream already dropped exact duplicates)."""
+        """Apply one ``trade_updates`` event (the stream already dropped exact duplicates).
+
+        The order row and the event are journaled together, in one write, at the end.
+        """
         snap = update.order
         order = self.find(snap.client_order_id, snap.broker_order_id)
+        changed = False
         if order is None:
             logger.info(
                 "adopting order {} ({} {} {}) from the broker",
@@ -530,10 +534,13 @@ class OrderManager:
             )
             order = snap
             self._remember(order)
-            self._save(order)
+            changed = True
         fill = update.fill()
         if fill is not None:
-            self._book(dataclasses.replace(fill, client_order_id=order.client_order_id), order)
+            booked = self._book(
+                dataclasses.replace(fill, client_order_id=order.client_order_id), order
+            )
+            changed = changed or booked is not None
         if order is not snap:
             if order.is_terminal:
                 logger.debug(
@@ -541,14 +548,16 @@ class OrderManager:
                 )
             else:
                 self._merge(order, snap)
-                self._save(order)
+                changed = True
         if update.event == "rejected" and order.reject_reason is None:
             order.reject_reason = "rejected by the broker"
-            self._save(order)
+            changed = True
             logger.warning("order {} rejected by the broker", order.client_order_id)
         if self._lags_book(order):  # an execution is still to come (or was lost): see _book
             self._unbooked.add(order.client_order_id)
         self.journal.record_event(update, order)
+        if changed:
+            self._notify(self._order_listeners, order)
 
     def _book(self, fill: Fill, order: Order | None) -> BookedFill | None:
         """Count one execution into positions, P/L, the order and the journal."""
