@@ -112,11 +112,14 @@ def subscription_messages(
 _DECIMAL_CACHE_SIZE: Final = 200_000
 #: Wire number -> exact Decimal. A plain dict, read with ``[]`` in a ``try``: the fastest read
 #: CPython has (a dict subclass with ``__missing__`` is slower on every hit).
-_DECIMALS: Final[dict[float | int | str, Decimal]] = {}
+_DECIMALS: Final[dict[float | int | str | bytes, Decimal]] = {}
 
 
-def wire_decimal(value: float | int | str) -> Decimal:
-    """An exact Decimal for a number as the wire sent it (``1.1`` -> ``Decimal("1.1")``)."""
+def wire_decimal(value: float | int | str | bytes) -> Decimal:
+    """An exact Decimal for a number as the wire sent it (``1.1`` -> ``Decimal("1.1")``).
+
+    Text is accepted too (as str, or as bytes from :func:`unpack_raw`).
+    """
     try:
         return _DECIMALS[value]
     except KeyError:
@@ -127,6 +130,8 @@ def wire_decimal(value: float | int | str) -> Decimal:
         exact = Decimal(int(value)) if value.is_integer() else Decimal(repr(value))
     elif isinstance(value, int | str):
         exact = Decimal(value)
+    elif isinstance(value, bytes):
+        exact = Decimal(value.decode())
     else:
         raise TypeError(f"not a number: {value!r:.50}")
     if len(_DECIMALS) >= _DECIMAL_CACHE_SIZE:
@@ -163,7 +168,7 @@ def to_quote(m: Mapping[str, Any]) -> Quote:
 
 # -- the raw fast path ------------------------------------------------------------------------
 #
-# Decoding every key and string of a frame to str, and interning the keys, is a quarter of
+# Decoding every key and string of a frame to str, and interning the keys, is over a quarter of
 # msgpack's work per message. Market-data frames are therefore unpacked with strings left as
 # bytes (:func:`unpack_raw`); trades and quotes are read straight from that (:func:`raw_trade`,
 # :func:`raw_quote`), decoding only the symbol and the exchange through a cache that also hands

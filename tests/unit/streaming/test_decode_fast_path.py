@@ -57,10 +57,20 @@ async def client_with(got: Got, symbols: tuple[str, ...] = ("AAPL", "MSFT")) -> 
 
 
 def test_the_raw_path_decodes_exactly_what_the_general_path_does() -> None:
-    frame = msgpack.packb([trade_msg(), quote_msg(), trade_msg("BTC/USD", 43000.5, 0.0125)])
+    frame = msgpack.packb(
+        [
+            trade_msg(),
+            quote_msg(),
+            trade_msg("BTC/USD", 43000.5, 0.0125),
+            trade_msg(price="190.10", x=None),  # type: ignore[arg-type]  # a number as text
+        ]
+    )
     general = proto.unpack(frame)
     raw = proto.unpack_raw(frame)
     assert proto.raw_trade(raw[0]) == proto.to_trade(general[0])
+    as_text = proto.raw_trade(raw[3])
+    assert as_text == proto.to_trade(general[3])
+    assert (str(as_text.price), as_text.exchange) == ("190.10", None)
     assert proto.raw_quote(raw[1]) == proto.to_quote(general[1])
     crypto = proto.raw_trade(raw[2])
     assert crypto == proto.to_trade(general[2])
