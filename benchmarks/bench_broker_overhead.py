@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import socket
 import statistics
 import subprocess
@@ -53,6 +52,7 @@ from decimal import Decimal
 from typing import Any
 
 import requests
+from machine import machine_busy_seconds, own_cpu_seconds, report_machine
 
 TARGET_OVERHEAD = 0.10
 KEY, SECRET = "PKBENCHKEY000000000B", "bench-secret-00000000000000000000000000"
@@ -468,38 +468,6 @@ def report_savings(result: dict[str, Any], label: str, args: argparse.Namespace)
         f"cache savings ({label}): {sent / minutes:,.1f} requests/min of Alpaca's {budget}/min "
         f"budget ({sent / minutes / budget:.1%}); uncached the same reads would need "
         f"{reads / minutes:,.0f}/min"
-    )
-
-
-# -- is anything else using the machine? -------------------------------------------------------
-def machine_busy_seconds() -> float | None:
-    """CPU seconds every process on the machine has used (``/proc/stat``), None elsewhere."""
-    try:
-        with open("/proc/stat") as stat:
-            values = [int(v) for v in stat.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    """CPU seconds of this process and of its children that have exited."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
-def report_machine(label: str, busy_before: float | None, own_before: float, wall: float) -> None:
-    """How much CPU other processes took while the benchmark ran: they disturb the figures."""
-    busy_after = machine_busy_seconds()
-    if busy_before is None or busy_after is None or wall <= 0:
-        return
-    foreign = max(0.0, (busy_after - busy_before) - (own_cpu_seconds() - own_before))
-    cores = os.cpu_count() or 1
-    share = foreign / (wall * cores)
-    note = "quiet enough" if share < 0.05 else "figures disturbed: rerun on a quiet machine"
-    print(
-        f"{label}: other processes used {foreign:.1f} CPU-s in {wall:.0f} s "
-        f"({share:.0%} of {cores} cores): {note}"
     )
 
 

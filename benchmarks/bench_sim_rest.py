@@ -41,6 +41,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from machine import machine_busy_seconds, own_cpu_seconds, report_machine
+
 TARGET = 2_000
 KEY, SECRET = "PKBENCHKEY000000000A", "bench-secret-00000000000000000000000000"
 #: Wednesday 2024-01-03, 09:30 New York (the tests' session open): a full session lies ahead.
@@ -283,38 +285,6 @@ async def serve_and_measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     for result in results:
         result["server_cpu"] = cpu.get(result["phase"], 0.0)
     return results
-
-
-# -- is anything else using the machine? -------------------------------------------------------
-def machine_busy_seconds() -> float | None:
-    """CPU seconds every process on the machine has used (``/proc/stat``), None elsewhere."""
-    try:
-        with open("/proc/stat") as stat:
-            values = [int(v) for v in stat.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    """CPU seconds of this process and of its children that have exited."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
-def report_machine(label: str, busy_before: float | None, own_before: float, wall: float) -> None:
-    """How much CPU other processes took while the benchmark ran: they disturb the figures."""
-    busy_after = machine_busy_seconds()
-    if busy_before is None or busy_after is None or wall <= 0:
-        return
-    foreign = max(0.0, (busy_after - busy_before) - (own_cpu_seconds() - own_before))
-    cores = os.cpu_count() or 1
-    share = foreign / (wall * cores)
-    note = "quiet enough" if share < 0.05 else "figures disturbed: rerun on a quiet machine"
-    print(
-        f"{label}: other processes used {foreign:.1f} CPU-s in {wall:.0f} s "
-        f"({share:.0%} of {cores} cores): {note}"
-    )
 
 
 def main() -> int:
