@@ -134,5 +134,8 @@ class AccountManager:
 
     async def _refresh_loop(self) -> None:
         while True:
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception:  # the loop must survive anything (broker errors are handled inside)
+                logger.exception("account refresh failed")
             await asyncio.sleep(self.refresh_interval)

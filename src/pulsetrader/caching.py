@@ -86,11 +86,15 @@ class TtlCache(Generic[K, V]):
         return len(self._values)
 
     async def get_or_load(self, key: K, loader: Callable[[], Awaitable[V]]) -> V:
-        """The fresh value, or the result of one shared call to ``loader``."""
-        value = self.get(key)
-        if value is not None:
+        """The fresh value, or the result of one shared call to ``loader``.
+
+        A stored None is a value like any other (a previous close the broker does not know is
+        cached as unknown for the TTL rather than asked for on every read).
+        """
+        entry = self._values.get(key)
+        if entry is not None and self._monotonic() - entry[0] <= self.ttl:
             self.stats.hits += 1
-            return value
+            return entry[1]
         task = self._inflight.get(key)
         if task is None:
             self.stats.misses += 1

@@ -199,3 +199,21 @@ def test_cache_evicts_the_oldest_entry_beyond_its_size() -> None:
         cache.put(i, i)
     assert cache.get(0) is None
     assert (cache.get(1), cache.get(2)) == (1, 2)
+
+
+async def test_cache_keeps_a_none_value_for_its_ttl() -> None:
+    now = [0.0]
+    cache: TtlCache[str, int | None] = TtlCache(5.0, monotonic=lambda: now[0])
+    loads = 0
+
+    async def load() -> int | None:
+        nonlocal loads
+        loads += 1
+        return None
+
+    assert await cache.get_or_load("close", load) is None
+    assert await cache.get_or_load("close", load) is None
+    assert loads == 1
+    now[0] = 6.0
+    assert await cache.get_or_load("close", load) is None
+    assert loads == 2
