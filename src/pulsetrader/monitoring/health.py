@@ -609,6 +609,12 @@ class ConnectionHealthMonitor:
         """Call ``listener(transition)`` whenever preservation mode is entered or left."""
         self._listeners.append(listener)
 
+    @property
+    def setting_state(self) -> TradingState | None:
+        """The trading state the monitor is setting right now (inside ``risk.set_state``), else
+        None: lets other state listeners tell the monitor's own transitions apart."""
+        return self._setting
+
     def snapshot(self) -> dict[str, Any]:
         """Everything the API shows: the core's metrics, the trading state, the ping loop."""
         data = self.core.snapshot()

@@ -1,0 +1,1 @@
+"""Engine (composition root) integration tests."""

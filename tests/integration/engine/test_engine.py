@@ -1,0 +1,245 @@
+"""The engine against the simulator: start-up order, strategies, orders, health, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pulsetrader.broker.retry import RetryStrategy
+from pulsetrader.config import Settings
+from pulsetrader.domain.enums import OrderSide, OrderStatus, TradingState
+from pulsetrader.domain.intents import OrderIntent
+from pulsetrader.domain.orders import Order
+from pulsetrader.engine import Engine, install_signal_handlers
+from pulsetrader.monitoring.health import HealthPolicy
+from pulsetrader.persistence.journal import Journal
+from pulsetrader.sim.faults import FaultProfile
+from pulsetrader.sim.service import Simulator
+from pulsetrader.streaming import ReconnectPolicy
+from tests.helpers import eventually
+from tests.integration.broker.conftest import make_client
+
+pytestmark = pytest.mark.sim_config(speed=60)
+
+STRATEGY = "sma_test"
+STRATEGY_SYMBOL = "AAPL"
+ORDER_SYMBOL = "MSFT"
+STRATEGIES_TOML = f"""
+[[strategy]]
+name = "{STRATEGY}"
+kind = "sma_crossover"
+[strategy.params]
+symbols = ["{STRATEGY_SYMBOL}"]
+timeframe = "1Min"
+fast = 2
+slow = 3
+qty = "1"
+"""
+
+
+def sim_settings(sim: Simulator, tmp_path: Path, **overrides: Any) -> Settings:
+    strategies = tmp_path / "strategies.toml"
+    strategies.write_text(STRATEGIES_TOML)
+    values: dict[str, Any] = {
+        "alpaca_mode": "paper",
+        "alpaca_trading_url": sim.base_url,
+        "alpaca_data_url": sim.base_url,
+        "alpaca_stream_url": sim.ws_url,
+        "alpaca_trade_stream_url": sim.ws_url + "/stream",
+        "alpaca_paper_api_key": sim.key_id,
+        "alpaca_paper_api_secret": sim.secret_key,
+        "alpaca_requests_per_minute": 10_000,
+        "alpaca_request_timeout": 5.0,
+        "pulsetrader_db": tmp_path / "journal.db",
+        "strategies_file": strategies,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def make_engine(sim: Simulator, settings: Settings) -> Engine:
+    return Engine(
+        settings,
+        now=sim.now,
+        health_policy=HealthPolicy(error_threshold=3, healthy_period=0.3),
+        ping_interval=0.5,
+        account_refresh_interval=1.0,
+        order_poll_interval=0.2,
+        equity_interval=0.5,
+        stream_wait_timeout=5.0,
+        settle_timeout=5.0,
+        reconnect_policy=ReconnectPolicy(base_delay=0.05, max_delay=0.2),
+        retry=RetryStrategy(max_attempts=2, base_delay=0.01, rng=random.Random(0)),
+    )
+
+
+@pytest.fixture
+async def engine(simulator: Simulator, tmp_path: Path) -> AsyncIterator[Engine]:
+    e = make_engine(simulator, sim_settings(simulator, tmp_path))
+    await e.start()
+    yield e
+    await e.stop()
+
+
+async def journal_matches_broker(engine: Engine) -> bool:
+    """Every broker order journaled with its status and fill; positions equal everywhere."""
+    broker_orders = await engine.client.list_orders("all", nested=False, limit=500)
+    journaled = {o.client_order_id: o for o in engine.journal.load_orders()}
+    for snap in broker_orders:
+        mine = journaled.get(snap.client_order_id)
+        if mine is None or mine.status != snap.status or mine.filled_qty != snap.filled_qty:
+            return False
+    known = {o.client_order_id for o in broker_orders}
+    if any(o.is_open and o.client_order_id not in known for o in journaled.values()):
+        return False
+    broker = {p.symbol: p.qty for p in await engine.client.get_positions()}
+    book = {p.symbol: p.qty for p in engine.orders.positions()}
+    saved = {s: p.qty for s, p in engine.journal.load_positions().items() if p.qty != 0}
+    return broker == book == saved
+
+
+async def test_start_up_reconciles_before_strategies_and_trades(engine: Engine) -> None:
+    actions = list(reversed(engine.journal.actions(limit=500)))  # oldest first
+    names = [(a["actor"], a["action"]) for a in actions]
+    assert ("engine", "reconcile") in names
+    assert ("engine", "strategies_started") in names
+    assert names.index(("engine", "reconcile")) < names.index(("engine", "strategies_started"))
+    assert engine.orders.reconciled or engine.orders.stream_connected
+    assert engine.streams.trade_updates.connected
+
+    runner = engine.runner
+    assert runner is not None
+    first = runner.status()[0]
+    assert first["name"] == STRATEGY
+    assert first["state"] == "RUNNING"
+    start_bars = first["bars"]
+    await eventually(
+        lambda: runner.status()[0]["bars"] >= start_bars + 2,
+        timeout=8,
+        message="live bars delivered to the strategy",
+    )
+
+    result = await engine.orders.submit_order(
+        OrderIntent(symbol=ORDER_SYMBOL, side=OrderSide.BUY, qty=Decimal(2))
+    )
+    assert isinstance(result, Order), result
+    coid = result.client_order_id
+
+    def filled() -> bool:
+        order = engine.orders.find(coid)
+        return order is not None and order.status is OrderStatus.FILLED
+
+    await eventually(filled, timeout=5, message="the order filled")
+    await eventually(
+        lambda: (
+            (o := engine.journal.get_order(coid)) is not None
+            and o.status is OrderStatus.FILLED
+            and o.filled_qty == Decimal(2)
+        ),
+        timeout=5,
+        message="the fill journaled",
+    )
+    await eventually(
+        lambda: sum(r.fill.qty for r in engine.journal.fills(client_order_id=coid)) == 2,
+        timeout=5,
+        message="the execution journaled as a fill",
+    )
+    await eventually(lambda: journal_matches_broker(engine), timeout=5, message="journal == broker")
+    await eventually(
+        lambda: len(engine.journal.equity_curve()) >= 1, timeout=5, message="equity recorded"
+    )
+
+
+async def test_fault_burst_reduces_then_recovers(engine: Engine, simulator: Simulator) -> None:
+    assert engine.risk.state is TradingState.ACTIVE
+    rule = {"effect": "status", "status": 503, "count": 6, "match": {"path_prefix": "/v2/"}}
+    simulator.faults.load(FaultProfile.parse({"seed": 1, "rules": [rule]}))
+
+    async def reducing() -> bool:
+        await engine.monitor.check()
+        return engine.risk.state is TradingState.REDUCING
+
+    await eventually(reducing, timeout=5, message="preservation mode (REDUCING)")
+    assert engine.monitor.managed
+
+    async def active() -> bool:
+        await engine.monitor.check()
+        return engine.risk.state is TradingState.ACTIVE
+
+    await eventually(active, timeout=5, interval=0.05, message="back to ACTIVE")
+    states = [
+        a["detail"]["to"]
+        for a in reversed(engine.journal.actions(limit=500))
+        if a["action"] == "trading_state"
+    ]
+    assert states == ["REDUCING", "ACTIVE"], states
+
+
+async def test_stop_closes_positions_and_leaves_journal_equal(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    settings = sim_settings(simulator, tmp_path, close_positions_on_shutdown=True)
+    engine = make_engine(simulator, settings)
+    await engine.start()
+    try:
+        result = await engine.orders.submit_order(
+            OrderIntent(symbol=ORDER_SYMBOL, side=OrderSide.BUY, qty=Decimal(3))
+        )
+        assert isinstance(result, Order), result
+        await eventually(
+            lambda: any(p.symbol == ORDER_SYMBOL and p.qty == 3 for p in engine.orders.positions()),
+            timeout=5,
+            message="position opened",
+        )
+        journal = engine.journal
+    finally:
+        await engine.stop()
+    assert journal.closed
+
+    # The engine's client and journal are closed: look with fresh ones.
+    check = make_client(simulator)
+    try:
+        assert await check.get_positions() == []
+        broker_orders = await check.list_orders("all", nested=False, limit=500)
+    finally:
+        await check.close()
+    with Journal(settings.pulsetrader_db) as reopened:
+        journaled = {o.client_order_id: o for o in reopened.load_orders()}
+        for snap in broker_orders:
+            mine = journaled[snap.client_order_id]
+            assert (mine.status, mine.filled_qty) == (snap.status, snap.filled_qty)
+        assert not [o for o in journaled.values() if o.is_open]
+        assert {s: p.qty for s, p in reopened.load_positions().items() if p.qty != 0} == {}
+        assert reopened.actions(limit=1)[0]["action"] == "stopped"
+
+
+async def test_run_until_the_stop_event_and_signals_set_it(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    engine = make_engine(simulator, sim_settings(simulator, tmp_path, strategies_file=None))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    install_signal_handlers(loop, stop)
+    try:
+        task = asyncio.create_task(engine.run(stop))
+        await eventually(
+            lambda: engine.started and engine.journal.actions(limit=1)[0]["action"] == "started",
+            timeout=5,
+            message="engine running",
+        )
+        assert engine.runner is None  # no strategies file: nothing runs, nothing fails
+        signal.raise_signal(signal.SIGTERM)
+        await eventually(stop.is_set, timeout=2, message="SIGTERM sets the stop event")
+        await asyncio.wait_for(task, timeout=10)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    assert engine.stopped
+    assert engine.journal.closed
