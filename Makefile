@@ -20,9 +20,9 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 
 install: $(STAMP)
 
-## run: the main job (until the demo lands: the Alpaca-compatible simulator, Ctrl-C to stop)
+## run: the main job: simulator, engine and built-in strategies in one process (Ctrl-C to stop)
 run: install
-	$(VENV)/bin/pulsetrader sim
+	$(VENV)/bin/pulsetrader demo
 
 ## test: install with test extras and run the whole suite
 test: install

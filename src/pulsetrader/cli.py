@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -75,6 +76,36 @@ def check(
 app.command("sim")(sim)
 
 
+@app.command()
+def demo(
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
+    ] = None,
+    faults: Annotated[
+        Path | None, typer.Option(help="Fault profile JSON for the simulator.", exists=True)
+    ] = None,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 30.0,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated market.")] = 0,
+) -> None:
+    """Run the simulator, the engine and the built-in strategies together (no keys needed)."""
+    import asyncio
+
+    from pulsetrader.demo import run_demo
+
+    if duration is not None and duration <= 0:
+        raise typer.BadParameter("must be positive", param_hint="--duration")
+    if speed <= 0:
+        raise typer.BadParameter("must be positive", param_hint="--speed")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            run_demo(duration=duration, faults=faults, speed=speed, seed=seed, echo=typer.echo)
+        )
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()
