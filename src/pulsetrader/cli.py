@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pulsetrader.config import ConfigReport, validate_config
+from pulsetrader.domain.money import utcnow
 from pulsetrader.sim.cli import sim
 
 app = typer.Typer(
@@ -74,6 +75,43 @@ def check(
 
 
 app.command("sim")(sim)
+
+
+@app.command()
+def run(
+    env_file: EnvFileOption = Path(".env"),
+    confirm_live: Annotated[
+        bool, typer.Option("--confirm-live", help="Confirm live trading (ALPACA_MODE=live).")
+    ] = False,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
+    ] = None,
+) -> None:
+    """Run the engine (paper by default; live only with ALPACA_MODE=live and a confirmation)."""
+    import asyncio
+
+    from pulsetrader.config import load_settings
+    from pulsetrader.demo import serve
+    from pulsetrader.engine import Engine
+    from pulsetrader.logging import setup_logging
+
+    # The API is not served yet, so JWT_SECRET_KEY is not required here.
+    report = validate_config(env_file=env_file, require_api=False, confirm_live=confirm_live)
+    if not report.ok:
+        render_report(report)
+        raise typer.Exit(1)
+    settings = load_settings(env_file)
+    if confirm_live:
+        settings = settings.model_copy(update={"pulsetrader_live_confirm": "yes"})
+    setup_logging(
+        settings.log_level,
+        settings.log_dir,
+        json_lines=settings.log_json,
+        secrets=settings.secret_values(),
+    )
+    engine = Engine(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(engine, now=utcnow, duration=duration, echo=typer.echo))
 
 
 @app.command()

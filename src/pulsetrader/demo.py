@@ -28,7 +28,7 @@ from pulsetrader.strategy.examples import STRATEGIES_TOML
 DEMO_DIR = Path("data/demo")
 
 
-def status_line(engine: Engine, sim: Simulator) -> str:
+def status_line(engine: Engine, now: Callable[[], datetime]) -> str:
     """One line of what the engine is doing, from its caches (no broker request)."""
     account = engine.accounts.last_account
     equity = f"{account.equity:,.2f}" if account is not None else "?"
@@ -41,10 +41,42 @@ def status_line(engine: Engine, sim: Simulator) -> str:
     )
     healthy = "healthy" if engine.monitor.healthy else "unhealthy"
     return (
-        f"[{sim.now():%Y-%m-%d %H:%M} sim] equity {equity}{day} | realized "
+        f"[{now():%Y-%m-%d %H:%M} UTC] equity {equity}{day} | realized "
         f"{realized.quantize(Decimal('0.01')):+,} | positions: {positions} | open orders "
         f"{len(engine.orders.open_orders())} | {engine.risk.state.value} | {healthy}"
     )
+
+
+async def serve(
+    engine: Engine,
+    *,
+    now: Callable[[], datetime],
+    duration: float | None = None,
+    status_every: float = 5.0,
+    echo: Callable[[str], None] = print,
+) -> None:
+    """Start ``engine``, print a status line every ``status_every`` s until SIGINT/SIGTERM or
+    ``duration``, then shut it down gracefully. Shared by ``demo`` and ``run``."""
+    stop = asyncio.Event()
+    install_signal_handlers(asyncio.get_running_loop(), stop)
+    await engine.start()
+    echo("engine started; Ctrl-C to stop")
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = None if duration is None else loop.time() + duration
+        while not stop.is_set():
+            wait = status_every
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - loop.time()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+            if deadline is not None and loop.time() >= deadline:
+                break
+            echo(status_line(engine, now))
+    finally:
+        echo("shutting down...")
+        await engine.stop()
+        echo("stopped")
 
 
 async def run_demo(
@@ -82,23 +114,5 @@ async def run_demo(
         echo(f"simulator on {sim.base_url} (speed {speed:g}x, simulated {sim.now():%c} UTC)")
         echo(f"journal {journal}; strategies {settings.strategies_file}")
         engine = Engine(settings, now=sim.now)
-        stop = asyncio.Event()
-        install_signal_handlers(asyncio.get_running_loop(), stop)
-        await engine.start()
-        echo("engine started; Ctrl-C to stop")
-        try:
-            loop = asyncio.get_running_loop()
-            deadline = None if duration is None else loop.time() + duration
-            while not stop.is_set():
-                wait = status_every
-                if deadline is not None:
-                    wait = min(wait, max(0.0, deadline - loop.time()))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), wait)
-                if deadline is not None and loop.time() >= deadline:
-                    break
-                echo(status_line(engine, sim))
-        finally:
-            echo("shutting down...")
-            await engine.stop()
-            echo("stopped; the journal is " + str(journal))
+        await serve(engine, now=sim.now, duration=duration, status_every=status_every, echo=echo)
+        echo("the journal is " + str(journal))
