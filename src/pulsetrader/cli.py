@@ -23,6 +23,12 @@ app = typer.Typer(
 console = Console()
 err_console = Console(stderr=True)
 
+ConfirmLiveOption = Annotated[
+    bool, typer.Option("--confirm-live", help="Confirm live trading (ALPACA_MODE=live).")
+]
+DurationOption = Annotated[
+    float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
+]
 EnvFileOption = Annotated[
     Path, typer.Option("--env-file", help="The .env file to read (the environment wins).")
 ]
@@ -61,9 +67,7 @@ def render_report(report: ConfigReport) -> None:
 @app.command()
 def check(
     env_file: EnvFileOption = Path(".env"),
-    confirm_live: Annotated[
-        bool, typer.Option("--confirm-live", help="Confirm live trading (ALPACA_MODE=live).")
-    ] = False,
+    confirm_live: ConfirmLiveOption = False,
     no_api: Annotated[
         bool, typer.Option("--no-api", help="Do not require JWT_SECRET_KEY (API not started).")
     ] = False,
@@ -80,12 +84,8 @@ app.command("sim")(sim)
 @app.command()
 def run(
     env_file: EnvFileOption = Path(".env"),
-    confirm_live: Annotated[
-        bool, typer.Option("--confirm-live", help="Confirm live trading (ALPACA_MODE=live).")
-    ] = False,
-    duration: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
-    ] = None,
+    confirm_live: ConfirmLiveOption = False,
+    duration: DurationOption = None,
 ) -> None:
     """Run the engine (paper by default; live only with ALPACA_MODE=live and a confirmation)."""
     import asyncio
@@ -116,9 +116,7 @@ def run(
 
 @app.command()
 def demo(
-    duration: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
-    ] = None,
+    duration: DurationOption = None,
     faults: Annotated[
         Path | None, typer.Option(help="Fault profile JSON for the simulator.", exists=True)
     ] = None,
