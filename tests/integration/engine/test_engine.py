@@ -25,6 +25,7 @@ from pulsetrader.sim.service import Simulator
 from pulsetrader.streaming import ReconnectPolicy
 from tests.helpers import eventually
 from tests.integration.broker.conftest import make_client
+from tests.integration.execution.conftest import matches_broker
 
 pytestmark = pytest.mark.sim_config(speed=60)
 
@@ -90,19 +91,7 @@ async def engine(simulator: Simulator, tmp_path: Path) -> AsyncIterator[Engine]:
 
 async def journal_matches_broker(engine: Engine) -> bool:
     """Every broker order journaled with its status and fill; positions equal everywhere."""
-    broker_orders = await engine.client.list_orders("all", nested=False, limit=500)
-    journaled = {o.client_order_id: o for o in engine.journal.load_orders()}
-    for snap in broker_orders:
-        mine = journaled.get(snap.client_order_id)
-        if mine is None or mine.status != snap.status or mine.filled_qty != snap.filled_qty:
-            return False
-    known = {o.client_order_id for o in broker_orders}
-    if any(o.is_open and o.client_order_id not in known for o in journaled.values()):
-        return False
-    broker = {p.symbol: p.qty for p in await engine.client.get_positions()}
-    book = {p.symbol: p.qty for p in engine.orders.positions()}
-    saved = {s: p.qty for s, p in engine.journal.load_positions().items() if p.qty != 0}
-    return broker == book == saved
+    return await matches_broker(engine)
 
 
 async def test_start_up_reconciles_before_strategies_and_trades(engine: Engine) -> None:

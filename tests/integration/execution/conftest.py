@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -85,7 +85,20 @@ def build_stack(
     return Stack(sim, client, journal, accounts, feed, risk, orders, streams)
 
 
-async def matches_broker(stack: Stack) -> bool:
+class OrderStackLike(Protocol):
+    """What :func:`matches_broker` reads: a :class:`Stack`, or the engine itself."""
+
+    @property
+    def client(self) -> AlpacaClient: ...
+
+    @property
+    def journal(self) -> Journal: ...
+
+    @property
+    def orders(self) -> OrderManager: ...
+
+
+async def matches_broker(stack: OrderStackLike) -> bool:
     """True when every order the broker has is journaled with its status and filled quantity,
     no journaled open order is unknown to it, and the book's positions equal the broker's."""
     broker_orders = await stack.client.list_orders("all", nested=False, limit=500)
