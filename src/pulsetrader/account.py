@@ -10,7 +10,6 @@ the last good snapshot stays readable through :attr:`last_account` / :attr:`last
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -23,6 +22,7 @@ from pulsetrader.caching import TtlCache
 from pulsetrader.domain.account import Account
 from pulsetrader.domain.snapshots import PositionSnapshot
 from pulsetrader.domain.symbols import order_symbol
+from pulsetrader.periodic import PeriodicTask
 
 _ACCOUNT = "account"
 _POSITIONS = "positions"
@@ -40,12 +40,11 @@ class AccountManager:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
-        self.refresh_interval = refresh_interval
         self._accounts: TtlCache[str, Account] = TtlCache(ttl, monotonic=monotonic)
         self._positions: TtlCache[str, dict[str, PositionSnapshot]] = TtlCache(
             ttl, monotonic=monotonic
         )
-        self._task: asyncio.Task[None] | None = None
+        self._refresher = PeriodicTask("account-refresh", refresh_interval, self.refresh)
         self.last_account: Account | None = None
         self.last_positions: dict[str, PositionSnapshot] = {}
 
@@ -119,23 +118,15 @@ class AccountManager:
             return False
         return True
 
+    @property
+    def refresh_interval(self) -> float:
+        """Seconds between background refreshes."""
+        return self._refresher.interval
+
     def start(self) -> None:
         """Start the periodic refresh task (idempotent)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._refresh_loop(), name="account-refresh")
+        self._refresher.start()
 
     async def stop(self) -> None:
         """Stop the refresh task and wait for it."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _refresh_loop(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except Exception:  # the loop must survive anything (broker errors are handled inside)
-                logger.exception("account refresh failed")
-            await asyncio.sleep(self.refresh_interval)
+        await self._refresher.stop()

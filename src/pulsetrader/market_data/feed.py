@@ -10,7 +10,6 @@ decide what to do without one, not crash (the seed's "handle errors gracefully")
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from datetime import date, datetime
@@ -25,6 +24,7 @@ from pulsetrader.broker.errors import BrokerError, NotFound
 from pulsetrader.caching import TtlCache
 from pulsetrader.domain.market import Quote, Timeframe, Trade
 from pulsetrader.domain.symbols import order_symbol
+from pulsetrader.periodic import PeriodicTask
 
 BarsKey = tuple[str, str, int | None, datetime | None, datetime | None]
 
@@ -47,7 +47,6 @@ class MarketDataFeed:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
-        self.refresh_interval = refresh_interval
         self._prices: TtlCache[str, Decimal] = TtlCache(price_ttl, monotonic=monotonic)
         self._bars: TtlCache[BarsKey, pd.DataFrame] = TtlCache(
             bars_ttl, max_entries=2_000, monotonic=monotonic
@@ -57,7 +56,9 @@ class MarketDataFeed:
         )
         self._quotes: dict[str, Quote] = {}
         self.watched: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._refresher = PeriodicTask(
+            "market-data-refresh", refresh_interval, self.refresh, immediately=False
+        )
 
     # -- bars -------------------------------------------------------------------------------
 
@@ -156,23 +157,15 @@ class MarketDataFeed:
         stale = [s for s in sorted(self.watched) if self._prices.get(s) is None]
         await asyncio.gather(*(self.get_current_price(s) for s in stale))
 
+    @property
+    def refresh_interval(self) -> float:
+        """Seconds between background refreshes."""
+        return self._refresher.interval
+
     def start(self) -> None:
         """Start the periodic refresh task (idempotent)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._refresh_loop(), name="market-data-refresh")
+        self._refresher.start()
 
     async def stop(self) -> None:
         """Stop the refresh task and wait for it."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _refresh_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.refresh_interval)
-            try:
-                await self.refresh()
-            except Exception:  # the loop must survive anything; the error is logged
-                logger.exception("market data refresh failed")
+        await self._refresher.stop()
