@@ -410,39 +410,32 @@ class AlpacaClient:
                 out[order_symbol(symbol)] = bars
         return out
 
+    async def _latest(self, endpoint: str, kind: str, symbol: str) -> Any:
+        """The raw latest ``kind`` ("trade" or "quote") of one symbol; NotFound when absent."""
+        symbol = order_symbol(symbol)
+        request: Any
+        if is_crypto(symbol):
+            crypto = {"trade": CryptoLatestTradeRequest, "quote": CryptoLatestQuoteRequest}[kind]
+            request = crypto(symbol_or_symbols=symbol)
+            call = getattr(self._crypto, f"get_crypto_latest_{kind}")
+        else:
+            stock = {"trade": StockLatestTradeRequest, "quote": StockLatestQuoteRequest}[kind]
+            request = stock(symbol_or_symbols=symbol, feed=self._feed)
+            call = getattr(self._stocks, f"get_stock_latest_{kind}")
+        raw = await self._read(endpoint, call, request, data=True)
+        if not raw or symbol not in raw:
+            raise NotFound(f"{endpoint}: no {kind} for {symbol}", endpoint=endpoint)
+        return raw[symbol]
+
     async def get_latest_trade(self, symbol: str) -> Trade:
         """The most recent trade."""
-        symbol = order_symbol(symbol)
-        if is_crypto(symbol):
-            request: Any = CryptoLatestTradeRequest(symbol_or_symbols=symbol)
-            raw = await self._read(
-                "get_latest_trade", self._crypto.get_crypto_latest_trade, request, data=True
-            )
-        else:
-            request = StockLatestTradeRequest(symbol_or_symbols=symbol, feed=self._feed)
-            raw = await self._read(
-                "get_latest_trade", self._stocks.get_stock_latest_trade, request, data=True
-            )
-        if not raw or symbol not in raw:
-            raise NotFound(f"get_latest_trade: no trade for {symbol}", endpoint="get_latest_trade")
-        return self._convert("get_latest_trade", convert.trade_from_wire, symbol, raw[symbol])
+        raw = await self._latest("get_latest_trade", "trade", symbol)
+        return self._convert("get_latest_trade", convert.trade_from_wire, order_symbol(symbol), raw)
 
     async def get_latest_quote(self, symbol: str) -> Quote:
         """The current best bid and ask."""
-        symbol = order_symbol(symbol)
-        if is_crypto(symbol):
-            request: Any = CryptoLatestQuoteRequest(symbol_or_symbols=symbol)
-            raw = await self._read(
-                "get_latest_quote", self._crypto.get_crypto_latest_quote, request, data=True
-            )
-        else:
-            request = StockLatestQuoteRequest(symbol_or_symbols=symbol, feed=self._feed)
-            raw = await self._read(
-                "get_latest_quote", self._stocks.get_stock_latest_quote, request, data=True
-            )
-        if not raw or symbol not in raw:
-            raise NotFound(f"get_latest_quote: no quote for {symbol}", endpoint="get_latest_quote")
-        return self._convert("get_latest_quote", convert.quote_from_wire, symbol, raw[symbol])
+        raw = await self._latest("get_latest_quote", "quote", symbol)
+        return self._convert("get_latest_quote", convert.quote_from_wire, order_symbol(symbol), raw)
 
     async def get_midpoint(self, symbol: str) -> Decimal | None:
         """The latest quote's midpoint, or None when one side of the book is empty."""
