@@ -26,6 +26,19 @@ def reconcile_reports(stack: Stack) -> list[dict[str, Any]]:
     return [a["detail"] for a in stack.journal.actions() if a["action"] == "reconcile"]
 
 
+async def hold_then_stop(simulator: Simulator, path: Path, symbol: str, qty: int) -> None:
+    """Run a stack on ``path`` long enough to buy ``qty`` of ``symbol``, then stop it."""
+    first = build_stack(simulator, path)
+    await first.start()
+    try:
+        placed = await first.orders.submit_order(buy(symbol, qty))
+        assert isinstance(placed, Order)
+        await eventually(lambda: first.orders.book.position_qty(symbol) == qty)
+        await first.settled()
+    finally:
+        await first.stop()
+
+
 async def low_limit(client: AlpacaClient, symbol: str) -> Decimal:
     """A buy limit far below the market: it rests."""
     quote = await client.get_latest_quote(symbol)
@@ -90,15 +103,7 @@ async def test_a_restart_takes_positions_that_changed_meanwhile_from_the_broker(
     simulator: Simulator, tmp_path: Path
 ) -> None:
     path = tmp_path / "journal.db"
-    first = build_stack(simulator, path)
-    await first.start()
-    try:
-        placed = await first.orders.submit_order(buy("AAPL", 6))
-        assert isinstance(placed, Order)
-        await eventually(lambda: first.orders.book.position_qty("AAPL") == 6)
-        await first.settled()
-    finally:
-        await first.stop()
+    await hold_then_stop(simulator, path, "AAPL", 6)
 
     # While we are down, somebody sells part of it by hand.
     outsider = make_client(simulator)
@@ -231,15 +236,7 @@ async def test_positions_the_broker_does_not_hold_are_taken_from_the_broker(
     simulator: Simulator, tmp_path: Path
 ) -> None:
     path = tmp_path / "journal.db"
-    first = build_stack(simulator, path)
-    await first.start()
-    try:
-        placed = await first.orders.submit_order(buy("AAPL", 6))
-        assert isinstance(placed, Order)
-        await eventually(lambda: first.orders.book.position_qty("AAPL") == 6)
-        await first.settled()
-    finally:
-        await first.stop()
+    await hold_then_stop(simulator, path, "AAPL", 6)
     # The account is replaced while we are down (a fresh paper account): no executions
     # explain the difference, so only the broker's positions can say what is held.
     await simulator.reset()
