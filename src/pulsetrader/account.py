@@ -29,7 +29,8 @@ _POSITIONS = "positions"
 
 
 class AccountManager:
-    """Cached account state. ``ttl`` in seconds; ``refresh_interval`` for :meth:`start`."""
+    """Cached account state. ``ttl`` in seconds; ``refresh_interval`` for :meth:`start`;
+    ``reload_delay`` seconds between a change and its background reload (:meth:`mark_changed`)."""
 
     def __init__(
         self,
@@ -37,6 +38,7 @@ class AccountManager:
         *,
         ttl: float = 5.0,
         refresh_interval: float = 30.0,
+        reload_delay: float = 0.025,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
@@ -47,6 +49,9 @@ class AccountManager:
         self._refresher = PeriodicTask("account-refresh", refresh_interval, self.refresh)
         self.last_account: Account | None = None
         self.last_positions: dict[str, PositionSnapshot] = {}
+        self._reloads: set[asyncio.Task[None]] = set()
+        self._reload_scheduled = False
+        self.reload_delay = reload_delay
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -85,6 +90,40 @@ class AccountManager:
         """Forget the cached state (something changed at the broker)."""
         self._accounts.invalidate()
         self._positions.invalidate()
+
+    def mark_changed(self) -> None:
+        """Something changed at the broker (an order accepted, a fill): forget the cached state
+        and reload it now in the background.
+
+        The next read never sees the state from before the change: it waits for the reload
+        already under way (loads are shared) instead of starting its own. Reloading at once,
+        rather than at the next read, takes the broker's round trips off the order path: the
+        next order usually arrives after the reload has finished (see
+        ``benchmarks/bench_tick_to_order.py``).
+        """
+        self.invalidate()
+        if self._reload_scheduled:
+            return  # one reload, after the last of a burst (an accept and its fill)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a synchronous caller): the next read loads
+            return
+        self._reload_scheduled = True
+        task = loop.create_task(self._reload(), name="account-reload")
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def _reload(self) -> None:
+        # A short wait lets the changes that come together (a market order's acceptance and
+        # its fill a few milliseconds later) share one reload; a read meanwhile loads itself.
+        try:
+            await asyncio.sleep(self.reload_delay)
+        finally:
+            self._reload_scheduled = False
+        try:
+            await self._ensure_fresh_data()
+        except BrokerError as exc:  # the next read tries again
+            logger.debug("account reload after a change failed: {}", exc)
 
     async def _load_account(self) -> Account:
         account = await self.client.get_account()
@@ -128,5 +167,9 @@ class AccountManager:
         self._refresher.start()
 
     async def stop(self) -> None:
-        """Stop the refresh task and wait for it."""
+        """Stop the refresh task (and any reload after a change) and wait for them."""
         await self._refresher.stop()
+        for task in list(self._reloads):
+            task.cancel()
+        if self._reloads:
+            await asyncio.gather(*self._reloads, return_exceptions=True)

@@ -51,6 +51,8 @@ class TtlCache(Generic[K, V]):
         self._monotonic = monotonic
         self._values: dict[K, tuple[float, V]] = {}
         self._inflight: dict[K, asyncio.Task[V]] = {}
+        # Bumped by invalidate(): a load that started before it must not store what it read.
+        self._generation = 0
         self.stats = CacheStats()
 
     def get(self, key: K) -> V | None:
@@ -76,11 +78,19 @@ class TtlCache(Generic[K, V]):
         self._values[key] = (self._monotonic(), value)
 
     def invalidate(self, key: K | None = None) -> None:
-        """Forget ``key`` (or everything); loads in flight still complete for their waiters."""
+        """Forget ``key`` (or everything).
+
+        Loads in flight still complete for the callers already waiting on them, but what they
+        read may predate the change that caused this call: they store nothing, and the next
+        read starts a load of its own rather than joining one of theirs.
+        """
+        self._generation += 1
         if key is None:
             self._values.clear()
+            self._inflight.clear()
         else:
             self._values.pop(key, None)
+            self._inflight.pop(key, None)
 
     def __len__(self) -> int:
         return len(self._values)
@@ -99,7 +109,7 @@ class TtlCache(Generic[K, V]):
         if task is None:
             self.stats.misses += 1
             self.stats.loads += 1
-            task = asyncio.ensure_future(self._load(key, loader))
+            task = asyncio.ensure_future(self._load(key, loader, self._generation))
             self._inflight[key] = task
             task.add_done_callback(lambda t, k=key: self._done(k, t))  # type: ignore[misc]
         else:
@@ -107,9 +117,10 @@ class TtlCache(Generic[K, V]):
         # shield: a cancelled caller must not cancel the load the other callers wait on.
         return await asyncio.shield(task)
 
-    async def _load(self, key: K, loader: Callable[[], Awaitable[V]]) -> V:
+    async def _load(self, key: K, loader: Callable[[], Awaitable[V]], generation: int) -> V:
         value = await loader()
-        self.put(key, value)
+        if generation == self._generation:
+            self.put(key, value)
         return value
 
     def _done(self, key: K, task: asyncio.Task[V]) -> None:

@@ -134,6 +134,14 @@ class Settings(BaseSettings):
     risk_symbol_allowlist: str = ""
     risk_symbol_denylist: str = ""
 
+    # --- connection health (preservation mode) ---------------------------------------------------
+    health_error_threshold: int = Field(5, ge=1, le=1000)
+    health_healthy_period: float = Field(60.0, ge=0, le=86_400)
+    health_slow_call_seconds: float = Field(2.0, gt=0, le=120)
+    health_ping_interval: float = Field(15.0, gt=0, le=3600)
+    health_reconnect_storm: int = Field(3, ge=1, le=1000)
+    health_reconnect_window: float = Field(60.0, gt=0, le=86_400)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: Any) -> Any:

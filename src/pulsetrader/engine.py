@@ -35,12 +35,14 @@ from pulsetrader.account import AccountManager
 from pulsetrader.broker.client import AlpacaClient, BrokerConfig
 from pulsetrader.broker.retry import RetryStrategy
 from pulsetrader.config import Settings
+from pulsetrader.control import EngineControl
 from pulsetrader.domain.enums import TradingState
 from pulsetrader.domain.money import utcnow
 from pulsetrader.execution.order_manager import OrderManager
 from pulsetrader.market_data.feed import MarketDataFeed
 from pulsetrader.market_data.hours import MarketHours
 from pulsetrader.monitoring.health import ConnectionHealthMonitor, HealthPolicy
+from pulsetrader.periodic import PeriodicTask
 from pulsetrader.persistence.journal import Journal
 from pulsetrader.risk.limits import RiskLimits
 from pulsetrader.risk.manager import RiskManager
@@ -76,10 +78,11 @@ class Engine:
         now: Callable[[], datetime] | None = None,
         strategies_file: Path | str | None = None,
         health_policy: HealthPolicy | None = None,
-        ping_interval: float = 15.0,
+        ping_interval: float | None = None,
         account_refresh_interval: float = 30.0,
         order_poll_interval: float = 2.0,
         equity_interval: float = 5.0,
+        command_interval: float = 0.5,
         stream_wait_timeout: float = 10.0,
         settle_timeout: float = 10.0,
         reconnect_policy: ReconnectPolicy | None = None,
@@ -94,6 +97,7 @@ class Engine:
         self.account_refresh_interval = account_refresh_interval
         self.order_poll_interval = order_poll_interval
         self.equity_interval = equity_interval
+        self.command_interval = command_interval
         self.stream_wait_timeout = stream_wait_timeout
         self.settle_timeout = settle_timeout
         self.reconnect_policy = reconnect_policy
@@ -110,6 +114,9 @@ class Engine:
         self._monitor: ConnectionHealthMonitor | None = None
         self.runner: StrategyRunner | None = None
         self._equity_task: asyncio.Task[None] | None = None
+        #: The operator's actions (API, CLI commands, terminal): see :mod:`pulsetrader.control`.
+        self.control = EngineControl(self)
+        self._commands = PeriodicTask("operator-commands", command_interval, self._take_commands)
         self.started = False
         self.stopped = False
 
@@ -193,14 +200,17 @@ class Engine:
             client.ping,
             risk,
             journal=journal,
-            policy=self.health_policy,
-            ping_interval=self.ping_interval,
+            policy=self.health_policy or HealthPolicy.from_settings(settings),
+            ping_interval=self.ping_interval or settings.health_ping_interval,
             clock=now,
         )
         client.add_hook(monitor.on_call)
         streams.add_hook(monitor.on_stream_event)
         streams.add_hook(orders.on_stream_event)
         streams.on_order_update(orders.on_order_update)
+        # Streamed prices keep the feed's cache warm: the risk check values orders from them.
+        streams.tap_trades(feed.on_trade)
+        streams.tap_quotes(feed.on_quote)
 
     def _journal_state_change(self, old: TradingState, new: TradingState, reason: str) -> None:
         """Journal a trading-state transition (the monitor journals its own, as ``health``)."""
@@ -209,8 +219,9 @@ class Engine:
             return
         if monitor is not None and monitor.setting_state is new:  # the monitor's change: its row
             return
+        actor = self.control.acting or "system"  # an operator's halt/resume names the operator
         try:
-            journal.record_trading_state(old, new, reason, at=self.now())
+            journal.record_trading_state(old, new, reason, actor=actor, at=self.now())
         except Exception:
             logger.exception("could not journal the trading state {}", new.value)
 
@@ -264,6 +275,7 @@ class Engine:
             self._equity_loop(), name="equity-recorder"
         )
         self._equity_task.add_done_callback(_log_task_end)
+        self._commands.start()
 
     async def _start_strategies(self) -> None:
         if self.strategies_file is None:
@@ -286,6 +298,9 @@ class Engine:
         account = await self.accounts.get_account()
         self.risk.observe_account(account)
         return self.journal.record_equity(self.now(), account.equity, account.cash)
+
+    async def _take_commands(self) -> None:
+        await self.control.process_commands()
 
     async def _equity_loop(self) -> None:
         while True:
@@ -314,6 +329,7 @@ class Engine:
                 await _step("wait for orders to settle", self._settle)
         if self._streams is not None:
             await _step("disconnect streams", self._streams.disconnect)
+        await _step("stop taking operator commands", self._commands.stop)
         if self._equity_task is not None:
             await _step("stop equity recorder", self._stop_equity)
         for name, part in (

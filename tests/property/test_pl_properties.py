@@ -85,6 +85,9 @@ class FakeAccounts:
     def invalidate(self) -> None:
         self.invalidations += 1
 
+    def mark_changed(self) -> None:
+        self.invalidate()
+
 
 class FakeFeed:
     """MarketDataFeed: unused on the fill paths."""

@@ -263,7 +263,7 @@ class OrderManager:
         finally:
             self.in_flight.discard(coid)
         self._merge(order, placed)
-        self.accounts.invalidate()
+        self.accounts.mark_changed()
         logger.info(
             "order {} accepted by the broker as {} ({})",
             coid,
@@ -581,7 +581,7 @@ class OrderManager:
                 logger.warning("fill {} not applied to its order: {}", fill.execution_id, exc)
         self.journal.save_positions(self.book.positions.values(), self.clock())
         self.journal.set_state(_WATERMARK, fill.timestamp.isoformat())
-        self.accounts.invalidate()
+        self.accounts.mark_changed()
         logger.info(
             "fill {} {} {} @ {} (order {}, position {}, realized {})",
             fill.side.value,

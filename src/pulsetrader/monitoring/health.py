@@ -71,7 +71,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loguru import logger
 
@@ -87,6 +87,9 @@ from pulsetrader.domain.enums import TradingState
 from pulsetrader.domain.money import isoformat_z, utcnow
 from pulsetrader.risk.manager import RiskManager
 from pulsetrader.streaming.events import StreamEvent, StreamEventKind
+
+if TYPE_CHECKING:
+    from pulsetrader.config import Settings
 
 #: The actor the monitor journals its transitions as.
 HEALTH_ACTOR = "health"
@@ -145,6 +148,17 @@ class HealthPolicy:
     reconnect_storm: int = 3
     reconnect_window: float = 60.0
     latency_window: int = 500
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HealthPolicy:
+        """The policy the ``HEALTH_*`` settings describe."""
+        return cls(
+            error_threshold=settings.health_error_threshold,
+            healthy_period=settings.health_healthy_period,
+            slow_call_seconds=settings.health_slow_call_seconds,
+            reconnect_storm=settings.health_reconnect_storm,
+            reconnect_window=settings.health_reconnect_window,
+        )
 
     def __post_init__(self) -> None:
         if self.error_threshold < 1:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DatabaseError
 
 from pulsetrader.persistence.audit import AuditLog
 from pulsetrader.persistence.checkpoint import Checkpointer
+from pulsetrader.persistence.commands import CommandQueue
 from pulsetrader.persistence.db import is_memory, make_engine
 from pulsetrader.persistence.errors import JournalError
 from pulsetrader.persistence.ledger import Ledger
@@ -29,7 +30,7 @@ from pulsetrader.persistence.migrations import LATEST_VERSION, migrate
 from pulsetrader.persistence.order_store import OrderStore
 
 
-class Journal(OrderStore, Ledger, AuditLog):
+class Journal(OrderStore, Ledger, AuditLog, CommandQueue):
     """The SQLite journal at ``path`` (or ``":memory:"`` for tests), migrated on open.
 
     Opening creates the parent directories and the file if needed, then applies every pending
@@ -37,7 +38,8 @@ class Journal(OrderStore, Ledger, AuditLog):
     an unreadable file with JournalError. Usable as a context manager (closes on exit).
     Methods come from :class:`OrderStore` (orders, intents, order events), :class:`Ledger`
     (fills, realized P/L, positions, equity, daily P/L) and :class:`AuditLog` (risk decisions,
-    user actions, trading state, key-value state).
+    user actions, trading state, key-value state) and :class:`CommandQueue` (operator
+    commands from the CLI).
     """
 
     def __init__(self, path: Path | str) -> None:

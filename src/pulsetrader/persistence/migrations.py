@@ -183,6 +183,22 @@ MIGRATIONS: Sequence[Migration] = (
             "CREATE INDEX ix_order_events_client_order_id ON order_events (client_order_id, id)",
         ),
     ),
+    Migration(
+        5,
+        "operator commands from other processes (the CLI)",
+        sql(
+            "CREATE TABLE commands ("
+            " id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,"
+            " at TEXT NOT NULL,"
+            " actor TEXT NOT NULL,"
+            " command TEXT NOT NULL,"
+            " args_json TEXT NOT NULL,"
+            " status TEXT NOT NULL,"
+            " result_json TEXT,"
+            " done_at TEXT)",
+            "CREATE INDEX ix_commands_status ON commands (status, id)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

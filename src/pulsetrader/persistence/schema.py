@@ -135,3 +135,18 @@ order_events = Table(
     _text("status", nullable=False),
     _text("update_json", nullable=False),
 )
+
+#: Operator commands posted by another process (the CLI) for the running engine to carry out:
+#: ``status`` is pending, done or failed; ``result_json`` is what the engine answered.
+commands = Table(
+    "commands",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _text("at", nullable=False),
+    _text("actor", nullable=False),
+    _text("command", nullable=False),
+    _text("args_json", nullable=False),
+    _text("status", nullable=False),
+    _text("result_json"),
+    _text("done_at"),
+)

@@ -111,6 +111,11 @@ class WebSocketClient:
             channel: defaultdict(list) for channel in ("trades", "quotes", "bars", "updatedBars")
         }
         self._order_handlers: list[OrderUpdateHandler] = []
+        # Plain functions that see every trade or quote of every symbol, before the per-symbol
+        # callbacks (the market-data feed's price cache: the risk check then values orders at
+        # the streamed price instead of asking the broker).
+        self._trade_taps: list[Callable[[Trade], None]] = []
+        self._quote_taps: list[Callable[[Quote], None]] = []
         self._active = False
         self._stopped = asyncio.Event()
         self.callback_errors = 0
@@ -120,6 +125,14 @@ class WebSocketClient:
     @property
     def streams(self) -> tuple[StreamConnection, ...]:
         return (self.stocks, self.crypto, self.trade_updates)
+
+    def tap_trades(self, tap: Callable[[Trade], None]) -> None:
+        """Call ``tap(trade)`` (synchronously; it must not block) for every streamed trade."""
+        self._trade_taps.append(tap)
+
+    def tap_quotes(self, tap: Callable[[Quote], None]) -> None:
+        """Call ``tap(quote)`` (synchronously; it must not block) for every streamed quote."""
+        self._quote_taps.append(tap)
 
     def add_hook(self, hook: StreamHook) -> None:
         """Receive the connection events of every stream."""
@@ -283,6 +296,8 @@ class WebSocketClient:
     # Python call less per message is worth the repetition (see benchmarks/bench_streaming.py).
 
     def on_trade(self, trade: Trade) -> Awaitable[None] | None:
+        for tap in self._trade_taps:
+            tap(trade)
         callbacks = self._handlers["trades"].get(trade.symbol)
         if not callbacks:
             return None
@@ -300,6 +315,8 @@ class WebSocketClient:
         return self._await_all(pending, trade) if pending else None
 
     def on_quote(self, quote: Quote) -> Awaitable[None] | None:
+        for tap in self._quote_taps:
+            tap(quote)
         callbacks = self._handlers["quotes"].get(quote.symbol)
         if not callbacks:
             return None

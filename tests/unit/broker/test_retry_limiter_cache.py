@@ -217,3 +217,25 @@ async def test_cache_keeps_a_none_value_for_its_ttl() -> None:
     now[0] = 6.0
     assert await cache.get_or_load("close", load) is None
     assert loads == 2
+
+
+async def test_a_load_started_before_an_invalidation_stores_nothing_and_is_not_joined() -> None:
+    cache: TtlCache[str, str] = TtlCache(10)
+    release = asyncio.Event()
+    loads: list[str] = []
+
+    async def slow() -> str:
+        name = f"load {len(loads) + 1}"
+        loads.append(name)
+        await release.wait()
+        return name
+
+    first = asyncio.ensure_future(cache.get_or_load("k", slow))
+    await asyncio.sleep(0)  # the first load is under way
+    cache.invalidate()  # something changed: what that load reads may be old
+    second = asyncio.ensure_future(cache.get_or_load("k", slow))
+    await asyncio.sleep(0)
+    release.set()
+    assert await first == "load 1"  # its own caller still gets an answer
+    assert await second == "load 2"  # the read after the change did not join the old load
+    assert cache.get("k") == "load 2"  # and the old load's value was not stored

@@ -70,6 +70,9 @@ class FakeAccounts:
     def invalidate(self) -> None:
         self.invalidations += 1
 
+    def mark_changed(self) -> None:
+        self.invalidate()
+
 
 class FakeFeed:
     """Current prices from a dict (None when a symbol has none)."""
