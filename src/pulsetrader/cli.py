@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from pulsetrader.config import ConfigReport, validate_config
+from pulsetrader.config import ConfigReport, Settings, load_settings, validate_config
+from pulsetrader.domain.errors import ConfigError
 from pulsetrader.domain.money import utcnow
 from pulsetrader.sim.cli import sim
 
@@ -20,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+T = TypeVar("T")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -86,11 +90,17 @@ def run(
     env_file: EnvFileOption = Path(".env"),
     confirm_live: ConfirmLiveOption = False,
     duration: DurationOption = None,
+    plain: Annotated[
+        bool, typer.Option("--plain", help="Status lines instead of the live terminal view.")
+    ] = False,
 ) -> None:
-    """Run the engine (paper by default; live only with ALPACA_MODE=live and a confirmation)."""
+    """Run the engine (paper by default; live only with ALPACA_MODE=live and a confirmation).
+
+    On a terminal it shows a live view of equity, P/L, positions, open orders, strategies,
+    health and trading state; elsewhere (or with --plain) a status line every few seconds.
+    """
     import asyncio
 
-    from pulsetrader.config import load_settings
     from pulsetrader.demo import serve
     from pulsetrader.engine import Engine
     from pulsetrader.logging import setup_logging
@@ -110,8 +120,9 @@ def run(
         secrets=settings.secret_values(),
     )
     engine = Engine(settings)
+    live = console if (console.is_terminal and not plain) else None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(engine, now=utcnow, duration=duration, echo=typer.echo))
+        asyncio.run(serve(engine, now=utcnow, duration=duration, echo=typer.echo, live=live))
 
 
 @app.command()
@@ -136,6 +147,214 @@ def demo(
         asyncio.run(
             run_demo(duration=duration, faults=faults, speed=speed, seed=seed, echo=typer.echo)
         )
+
+
+# -- operator commands -------------------------------------------------------------------------
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="The engine's journal (default: PULSETRADER_DB)."),
+]
+
+
+def _broker_settings(env_file: Path, confirm_live: bool) -> Settings:
+    """Settings for a command that talks to the broker: validated, or exit 1 with the report."""
+    report = validate_config(env_file=env_file, require_api=False, confirm_live=confirm_live)
+    if not report.ok:
+        render_report(report)
+        raise typer.Exit(1)
+    settings = load_settings(env_file)
+    if confirm_live:
+        settings = settings.model_copy(update={"pulsetrader_live_confirm": "yes"})
+    return settings
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one operator action; a broker or operator error exits 1 with its message."""
+    import asyncio
+
+    from pulsetrader.broker.errors import BrokerError
+    from pulsetrader.operate import OperateError
+    from pulsetrader.persistence import JournalError
+
+    try:
+        return asyncio.run(coro)
+    except (BrokerError, OperateError, JournalError, ConfigError) as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc}")
+        raise typer.Exit(1) from None
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="left" if column in _TEXT else "right")
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    if not rows:
+        console.print(f"{title}: none")
+    else:
+        console.print(table)
+
+
+_TEXT = {"symbol", "side", "type", "status", "client_order_id", "strategy", "asset_class"}
+
+
+@app.command()
+def account(
+    env_file: EnvFileOption = Path(".env"),
+    confirm_live: ConfirmLiveOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the broker account: equity, cash, buying power, today's P/L."""
+    from pulsetrader.operate import read_account
+
+    data = _run(read_account(_broker_settings(env_file, confirm_live)))
+    if as_json:
+        _print_json(data)
+        return
+    table = Table(title="Account", show_header=False)
+    table.add_column("Field", style="cyan")
+    table.add_column("Value", justify="right")
+    for key in (
+        "account_id",
+        "status",
+        "equity",
+        "last_equity",
+        "day_pl",
+        "day_pl_pct",
+        "cash",
+        "buying_power",
+        "long_market_value",
+        "short_market_value",
+        "trading_blocked",
+        "as_of",
+    ):
+        if key in data:
+            table.add_row(key.replace("_", " "), str(data[key]))
+    console.print(table)
+
+
+@app.command()
+def positions(
+    env_file: EnvFileOption = Path(".env"),
+    confirm_live: ConfirmLiveOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the open positions at the broker, with unrealized P/L."""
+    from pulsetrader.operate import read_positions
+
+    rows = _run(read_positions(_broker_settings(env_file, confirm_live)))
+    if as_json:
+        _print_json(rows)
+        return
+    columns = ["symbol", "qty", "avg_entry_price", "current_price", "market_value"]
+    _table("Positions", rows, [*columns, "unrealized_pl"])
+
+
+@app.command()
+def orders(
+    env_file: EnvFileOption = Path(".env"),
+    confirm_live: ConfirmLiveOption = False,
+    as_json: JsonOption = False,
+    status: Annotated[str, typer.Option(help="open, closed or all.")] = "open",
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 50,
+    symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+) -> None:
+    """Show orders at the broker (open ones by default), newest first."""
+    from pulsetrader.operate import read_orders
+
+    if status not in ("open", "closed", "all"):
+        raise typer.BadParameter("must be open, closed or all", param_hint="--status")
+    settings = _broker_settings(env_file, confirm_live)
+    rows = _run(read_orders(settings, status, limit, symbol))
+    if as_json:
+        _print_json(rows)
+        return
+    columns = ["symbol", "side", "qty", "type", "limit_price", "status", "filled_qty"]
+    _table(f"Orders ({status})", rows, [*columns, "filled_avg_price", "client_order_id"])
+
+
+def _state_answer(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _print_json(result)
+        return
+    where = "the running engine" if result.get("engine") == "running" else "the next start"
+    change = "now" if result.get("changed") else "already"
+    console.print(f"Trading is {change} {result.get('state')} ({where}).")
+
+
+@app.command()
+def halt(
+    reason: Annotated[str | None, typer.Option(help="Why (kept in the audit trail).")] = None,
+    env_file: EnvFileOption = Path(".env"),
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Halt trading: no new orders until `pulsetrader resume` (kept across restarts)."""
+    from pulsetrader.operate import cli_actor, open_journal
+    from pulsetrader.operate import halt as do_halt
+
+    settings = load_settings(env_file)
+
+    async def action() -> dict[str, Any]:
+        with open_journal(settings, db) as journal:
+            return await do_halt(journal, reason, actor=cli_actor())
+
+    _state_answer(_run(action()), as_json)
+
+
+@app.command()
+def resume(
+    env_file: EnvFileOption = Path(".env"),
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Resume trading after a halt (refused while the broker connection is unhealthy)."""
+    from pulsetrader.operate import cli_actor, open_journal
+    from pulsetrader.operate import resume as do_resume
+
+    settings = load_settings(env_file)
+
+    async def action() -> dict[str, Any]:
+        with open_journal(settings, db) as journal:
+            return await do_resume(journal, actor=cli_actor())
+
+    _state_answer(_run(action()), as_json)
+
+
+@app.command("close-all")
+def close_all(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    env_file: EnvFileOption = Path(".env"),
+    confirm_live: ConfirmLiveOption = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel every open order and close every position with market orders."""
+    from pulsetrader.operate import cli_actor, open_journal
+    from pulsetrader.operate import close_all as do_close_all
+
+    settings = _broker_settings(env_file, confirm_live)
+    if not yes:
+        mode = settings.mode.value
+        if not typer.confirm(f"Cancel every open order and close every position ({mode} account)?"):
+            console.print("Nothing done.")
+            raise typer.Exit(1)
+
+    async def action() -> dict[str, Any]:
+        with open_journal(settings, db) as journal:
+            return await do_close_all(settings, journal, actor=cli_actor())
+
+    result = _run(action())
+    if as_json:
+        _print_json(result)
+        return
+    console.print(f"{result.get('count', 0)} position(s) closing ({result.get('engine')}).")
 
 
 def main() -> None:

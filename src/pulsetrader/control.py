@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from loguru import logger
@@ -200,7 +201,8 @@ class EngineControl:
     async def process_commands(self) -> int:
         """Claim and carry out every pending command; refresh the heartbeat. How many ran."""
         journal = self.engine.journal
-        journal.set_state(ENGINE_HEARTBEAT_KEY, self.engine.settings.mode.value)
+        # Wall-clock time, not the broker's: the CLI compares it with its own clock.
+        journal.set_state(ENGINE_HEARTBEAT_KEY, datetime.now(UTC).isoformat())
         done = 0
         for command in journal.claim_commands():
             try:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from pydantic import SecretStr
+from rich.console import Console
 
 from pulsetrader.config import ephemeral_settings, load_settings
 from pulsetrader.engine import Engine, install_signal_handlers
@@ -47,6 +48,16 @@ def status_line(engine: Engine, now: Callable[[], datetime]) -> str:
     )
 
 
+async def _until(stop: asyncio.Event, deadline: float | None, wait: float) -> bool:
+    """Wait up to ``wait`` s for ``stop`` or the deadline; True when it is time to stop."""
+    loop = asyncio.get_running_loop()
+    if deadline is not None:
+        wait = min(wait, max(0.0, deadline - loop.time()))
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), wait)
+    return stop.is_set() or (deadline is not None and loop.time() >= deadline)
+
+
 async def serve(
     engine: Engine,
     *,
@@ -54,25 +65,36 @@ async def serve(
     duration: float | None = None,
     status_every: float = 5.0,
     echo: Callable[[str], None] = print,
+    live: Console | None = None,
+    started: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Start ``engine``, print a status line every ``status_every`` s until SIGINT/SIGTERM or
-    ``duration``, then shut it down gracefully. Shared by ``demo`` and ``run``."""
+    """Start ``engine`` and run it until SIGINT/SIGTERM or ``duration``, then shut it down
+    gracefully. Shared by ``demo`` and ``run``.
+
+    With ``live`` (a terminal), the :mod:`pulsetrader.view` screen is redrawn in place twice a
+    second; otherwise a status line is echoed every ``status_every`` s (logs, pipes, CI).
+    ``started`` runs once the engine is up (the demo starts the API there).
+    """
     stop = asyncio.Event()
     install_signal_handlers(asyncio.get_running_loop(), stop)
     await engine.start()
-    echo("engine started; Ctrl-C to stop")
     try:
+        if started is not None:
+            await started()
+        echo("engine started; Ctrl-C to stop")
         loop = asyncio.get_running_loop()
         deadline = None if duration is None else loop.time() + duration
-        while not stop.is_set():
-            wait = status_every
-            if deadline is not None:
-                wait = min(wait, max(0.0, deadline - loop.time()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), wait)
-            if deadline is not None and loop.time() >= deadline:
-                break
-            echo(status_line(engine, now))
+        if live is not None:
+            from rich.live import Live
+
+            from pulsetrader.view import render
+
+            with Live(render(engine, now), console=live, refresh_per_second=2) as screen:
+                while not await _until(stop, deadline, 0.5):
+                    screen.update(render(engine, now))
+        else:
+            while not await _until(stop, deadline, status_every):
+                echo(status_line(engine, now))
     finally:
         echo("shutting down...")
         await engine.stop()

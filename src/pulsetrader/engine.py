@@ -43,6 +43,7 @@ from pulsetrader.market_data.feed import MarketDataFeed
 from pulsetrader.market_data.hours import MarketHours
 from pulsetrader.monitoring.health import ConnectionHealthMonitor, HealthPolicy
 from pulsetrader.periodic import PeriodicTask
+from pulsetrader.persistence.commands import ENGINE_HEARTBEAT_KEY
 from pulsetrader.persistence.journal import Journal
 from pulsetrader.risk.limits import RiskLimits
 from pulsetrader.risk.manager import RiskManager
@@ -299,6 +300,11 @@ class Engine:
         self.risk.observe_account(account)
         return self.journal.record_equity(self.now(), account.equity, account.cash)
 
+    async def _stop_commands(self) -> None:
+        await self._commands.stop()
+        if self._journal is not None and not self._journal.closed:
+            self._journal.delete_state(ENGINE_HEARTBEAT_KEY)  # the CLI now acts offline
+
     async def _take_commands(self) -> None:
         await self.control.process_commands()
 
@@ -329,7 +335,7 @@ class Engine:
                 await _step("wait for orders to settle", self._settle)
         if self._streams is not None:
             await _step("disconnect streams", self._streams.disconnect)
-        await _step("stop taking operator commands", self._commands.stop)
+        await _step("stop taking operator commands", self._stop_commands)
         if self._equity_task is not None:
             await _step("stop equity recorder", self._stop_equity)
         for name, part in (
