@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: run demo sim test test-fast bench lint format install clean lock
+.PHONY: run demo sim test test-fast bench lint format install clean lock browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,16 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/pulsetrader demo
 
-## test: install with test extras and run the whole suite
-test: install
+## browser: Debian's Chromium for the dashboard's browser test (installed when missing)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser test"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+## test: install with test extras (and Chromium) and run the whole suite
+test: install browser
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: install
