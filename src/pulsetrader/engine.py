@@ -33,6 +33,7 @@ from loguru import logger
 
 from pulsetrader.account import AccountManager
 from pulsetrader.broker.client import AlpacaClient, BrokerConfig
+from pulsetrader.broker.errors import BrokerError
 from pulsetrader.broker.retry import RetryStrategy
 from pulsetrader.config import Settings
 from pulsetrader.control import EngineControl
@@ -312,6 +313,8 @@ class Engine:
         while True:
             try:
                 await self.record_equity()
+            except BrokerError as exc:  # the health monitor counts it; one line is enough
+                logger.warning("equity not recorded: {}", exc)
             except Exception:  # the curve must keep going; the failure is logged
                 logger.exception("recording equity failed")
             await asyncio.sleep(self.equity_interval)
