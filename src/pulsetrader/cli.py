@@ -33,6 +33,9 @@ ConfirmLiveOption = Annotated[
 DurationOption = Annotated[
     float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
 ]
+PlainOption = Annotated[
+    bool, typer.Option("--plain", help="Status lines instead of the live terminal view.")
+]
 EnvFileOption = Annotated[
     Path, typer.Option("--env-file", help="The .env file to read (the environment wins).")
 ]
@@ -90,8 +93,9 @@ def run(
     env_file: EnvFileOption = Path(".env"),
     confirm_live: ConfirmLiveOption = False,
     duration: DurationOption = None,
-    plain: Annotated[
-        bool, typer.Option("--plain", help="Status lines instead of the live terminal view.")
+    plain: PlainOption = False,
+    no_api: Annotated[
+        bool, typer.Option("--no-api", help="Do not serve the API and dashboard.")
     ] = False,
 ) -> None:
     """Run the engine (paper by default; live only with ALPACA_MODE=live and a confirmation).
@@ -101,18 +105,31 @@ def run(
     """
     import asyncio
 
+    from pulsetrader.api.server import ApiServer
+    from pulsetrader.api.users import UserConfigError, UserStore
     from pulsetrader.demo import serve
     from pulsetrader.engine import Engine
     from pulsetrader.logging import setup_logging
 
-    # The API is not served yet, so JWT_SECRET_KEY is not required here.
-    report = validate_config(env_file=env_file, require_api=False, confirm_live=confirm_live)
+    report = validate_config(env_file=env_file, require_api=not no_api, confirm_live=confirm_live)
     if not report.ok:
         render_report(report)
         raise typer.Exit(1)
     settings = load_settings(env_file)
     if confirm_live:
         settings = settings.model_copy(update={"pulsetrader_live_confirm": "yes"})
+    users = None
+    if not no_api:
+        try:
+            users = UserStore.from_settings(settings)
+        except UserConfigError as exc:
+            err_console.print(f"[bold red]API_USERS:[/bold red] {exc}")
+            raise typer.Exit(1) from None
+        if not len(users):
+            err_console.print(
+                "[yellow]warning:[/yellow] API_USERS is empty: nobody can log in to the "
+                "dashboard. Add one with `pulsetrader create-user NAME`."
+            )
     setup_logging(
         settings.log_level,
         settings.log_dir,
@@ -120,9 +137,12 @@ def run(
         secrets=settings.secret_values(),
     )
     engine = Engine(settings)
+    api = None if users is None else ApiServer(engine, settings, users)
     live = console if (console.is_terminal and not plain) else None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(engine, now=utcnow, duration=duration, echo=typer.echo, live=live))
+        asyncio.run(
+            serve(engine, now=utcnow, duration=duration, echo=typer.echo, live=live, api=api)
+        )
 
 
 @app.command()
@@ -133,8 +153,16 @@ def demo(
     ] = None,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 30.0,
     seed: Annotated[int, typer.Option(help="Seed of the simulated market.")] = 0,
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Dashboard port (default API_PORT; 0: any free)."),
+    ] = None,
+    live_view: Annotated[
+        bool, typer.Option("--live/--plain", help="The live terminal view (on a terminal).")
+    ] = False,
 ) -> None:
-    """Run the simulator, the engine and the built-in strategies together (no keys needed)."""
+    """Run the simulator, the engine, the built-in strategies and the dashboard together (no
+    keys needed). Prints the dashboard's address and a one-time password for user demo."""
     import asyncio
 
     from pulsetrader.demo import run_demo
@@ -145,8 +173,44 @@ def demo(
         raise typer.BadParameter("must be positive", param_hint="--speed")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
-            run_demo(duration=duration, faults=faults, speed=speed, seed=seed, echo=typer.echo)
+            run_demo(
+                duration=duration,
+                faults=faults,
+                speed=speed,
+                seed=seed,
+                echo=typer.echo,
+                port=port,
+                live=console if (live_view and console.is_terminal) else None,
+            )
         )
+
+
+@app.command("create-user")
+def create_user(
+    name: Annotated[str, typer.Argument(help="The user name to log in with.")],
+    generate: Annotated[
+        bool, typer.Option("--generate", help="Make up a strong password and print it.")
+    ] = False,
+) -> None:
+    """Print an API_USERS entry (name:argon2-hash) for a dashboard/API user.
+
+    Asks for the password twice (hidden) unless --generate. Append the printed entry to
+    API_USERS in .env, separated by a comma from any already there.
+    """
+    from pulsetrader.api.users import UserConfigError, generate_password, user_entry
+
+    if generate:
+        password = generate_password()
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        entry = user_entry(name, password)
+    except UserConfigError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc}")
+        raise typer.Exit(1) from None
+    if generate:
+        err_console.print(f"password for {name}: {password}  (shown once; keep it safe)")
+    typer.echo(entry)
 
 
 # -- operator commands -------------------------------------------------------------------------

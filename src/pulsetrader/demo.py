@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import socket
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from loguru import logger
 from pydantic import SecretStr
 from rich.console import Console
 
-from pulsetrader.config import ephemeral_settings, load_settings
+from pulsetrader.api.server import ApiServer
+from pulsetrader.api.users import UserStore, generate_password
+from pulsetrader.config import Settings, ephemeral_settings, load_settings
 from pulsetrader.engine import Engine, install_signal_handlers
 from pulsetrader.logging import setup_logging
 from pulsetrader.sim.service import Simulator, SimulatorConfig
@@ -66,21 +70,22 @@ async def serve(
     status_every: float = 5.0,
     echo: Callable[[str], None] = print,
     live: Console | None = None,
-    started: Callable[[], Awaitable[None]] | None = None,
+    api: ApiServer | None = None,
 ) -> None:
     """Start ``engine`` and run it until SIGINT/SIGTERM or ``duration``, then shut it down
     gracefully. Shared by ``demo`` and ``run``.
 
     With ``live`` (a terminal), the :mod:`pulsetrader.view` screen is redrawn in place twice a
     second; otherwise a status line is echoed every ``status_every`` s (logs, pipes, CI).
-    ``started`` runs once the engine is up (the demo starts the API there).
+    ``api`` (the API and dashboard of ``engine``) starts once the engine has, and stops before it.
     """
     stop = asyncio.Event()
     install_signal_handlers(asyncio.get_running_loop(), stop)
     await engine.start()
     try:
-        if started is not None:
-            await started()
+        if api is not None:
+            await api.start()
+            echo(f"dashboard and API on {api.url}/ (API docs at {api.url}/docs)")
         echo("engine started; Ctrl-C to stop")
         loop = asyncio.get_running_loop()
         deadline = None if duration is None else loop.time() + duration
@@ -97,8 +102,24 @@ async def serve(
                 echo(status_line(engine, now))
     finally:
         echo("shutting down...")
+        if api is not None:
+            try:
+                await api.stop()
+            except Exception:  # the engine must still stop gracefully
+                logger.exception("stopping the API failed")
         await engine.stop()
         echo("stopped")
+
+
+DEMO_USER = "demo"
+
+
+def demo_api(engine: Engine, settings: Settings, port: int | None) -> tuple[ApiServer, str]:
+    """The demo's API with one user, ``demo``, and a password made for this run only."""
+    password = generate_password()
+    users = UserStore()
+    users.add(DEMO_USER, password)
+    return ApiServer(engine, settings, users, port=port), password
 
 
 async def run_demo(
@@ -109,8 +130,14 @@ async def run_demo(
     seed: int = 0,
     status_every: float = 5.0,
     echo: Callable[[str], None] = print,
+    port: int | None = None,
+    live: Console | None = None,
 ) -> None:
-    """Run simulator and engine until ``duration`` seconds pass or SIGINT/SIGTERM."""
+    """Run simulator, engine and dashboard until ``duration`` seconds pass or SIGINT/SIGTERM.
+
+    The dashboard listens on ``port`` (default ``API_PORT``; when that is taken and no port
+    was asked for, any free port), with the user ``demo`` and a one-time password printed here.
+    """
     config = SimulatorConfig(host="127.0.0.1", port=0, seed=seed, speed=speed, faults_file=faults)
     async with Simulator(config) as sim:
         base = load_settings()
@@ -136,5 +163,30 @@ async def run_demo(
         echo(f"simulator on {sim.base_url} (speed {speed:g}x, simulated {sim.now():%c} UTC)")
         echo(f"journal {journal}; strategies {settings.strategies_file}")
         engine = Engine(settings, now=sim.now)
-        await serve(engine, now=sim.now, duration=duration, status_every=status_every, echo=echo)
+        api, password = demo_api(engine, settings, port)
+        if port is None and not _port_free(settings.api_host, settings.api_port):
+            echo(f"port {settings.api_port} is taken: the dashboard takes a free port instead")
+            api.port = 0
+        echo(f"dashboard login: user {DEMO_USER}, password {password} (new every run)")
+        await serve(
+            engine,
+            now=sim.now,
+            duration=duration,
+            status_every=status_every,
+            echo=echo,
+            live=live,
+            api=api,
+        )
         echo("the journal is " + str(journal))
+
+
+def _port_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be listened on now (0 always can)."""
+    if port == 0:
+        return True
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        socket.create_server((host, port), family=family).close()
+    except OSError:
+        return False
+    return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import sys
 from decimal import Decimal
@@ -24,6 +25,7 @@ def cli_env(simulator: Simulator, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA_", "PULSETRADER_"))}
     env.update(line.split("=", 1) for line in simulator.env_lines())
     env.update(PULSETRADER_DB=str(tmp_path / "journal.db"), LOG_DIR=str(tmp_path / "logs"))
+    env.update(JWT_SECRET_KEY=secrets.token_urlsafe(48), API_PORT="0", API_USERS="")
     return env
 
 

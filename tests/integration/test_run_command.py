@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ async def test_run_starts_against_the_overrides_and_stops_on_sigterm(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALPACA_", "PULSETRADER_"))}
     env.update(line.split("=", 1) for line in simulator.env_lines())
     env.update(PULSETRADER_DB=str(tmp_path / "journal.db"), LOG_DIR=str(tmp_path / "logs"))
+    env.update(JWT_SECRET_KEY=secrets.token_urlsafe(48), API_PORT="0", API_USERS="")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pulsetrader.cli", "run", "--env-file", str(tmp_path / "none.env"),
         cwd=tmp_path, env=env,

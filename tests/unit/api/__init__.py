@@ -1,0 +1,1 @@
+"""Unit tests of the API: users, tokens, the login throttle."""
