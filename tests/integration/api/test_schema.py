@@ -10,11 +10,9 @@ test_events.py. Hypothesis runs derandomized with a bounded number of examples p
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -31,12 +29,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from pulsetrader.api.server import ApiServer
-from pulsetrader.engine import Engine
-from pulsetrader.sim.service import Simulator
-from tests.integration.api.conftest import PASSWORD, USER, api_settings, fast_options, make_users
-from tests.integration.engine.test_engine import make_engine
-from tests.simulator import sim_config
+from tests.integration.api.conftest import PASSWORD, USER
+from tests.integration.api.stack import EngineThread
 
 T = TypeVar("T")
 
@@ -59,52 +53,6 @@ POSITIVE_CHECKS = [
     response_schema_conformance,
 ]
 NEGATIVE_CHECKS = [not_a_server_error, status_code_conformance, negative_data_rejection]
-
-
-class EngineThread:
-    """Simulator, engine and API server on a background thread's event loop."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="api-engine", daemon=True)
-        self.sim: Simulator | None = None
-        self.engine: Engine | None = None
-        self.server: ApiServer | None = None
-
-    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    async def _start(self) -> None:
-        self.sim = Simulator(sim_config())
-        await self.sim.start()
-        self.engine = make_engine(self.sim, api_settings(self.sim, self.tmp_path))
-        await self.engine.start()
-        self.server = ApiServer(
-            self.engine, self.engine.settings, make_users(), options=fast_options()
-        )
-        await self.server.start()
-
-    async def _stop(self) -> None:
-        if self.server is not None:
-            await self.server.stop()
-        if self.engine is not None:
-            await self.engine.stop()
-        if self.sim is not None:
-            await self.sim.stop()
-
-    def __enter__(self) -> EngineThread:
-        self.thread.start()
-        self.call(self._start())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self.call(self._stop())
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
-            self.loop.close()
 
 
 @pytest.fixture
