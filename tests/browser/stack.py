@@ -9,26 +9,20 @@ the test runs, and the token clock can be moved forward to end the session on pu
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
-from argon2 import PasswordHasher
 
 from pulsetrader.api.context import ApiOptions
 from pulsetrader.api.server import ApiServer
 from pulsetrader.api.users import UserStore
-from pulsetrader.engine import Engine
 from pulsetrader.sim.service import Simulator
+from tests.integration.api.conftest import CHEAP
+from tests.integration.api.stack import EngineThread
 from tests.integration.engine.test_engine import make_engine, sim_settings
 from tests.simulator import sim_config
-
-T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "browser"  # git-ignored (test-artifacts/)
@@ -49,7 +43,6 @@ USER = "operator"
 PASSWORD = "browser test password 1"
 JWT_SECRET = "Vt3pXq8LwR2mZz9TfB1nYc7HsQ4pDgA6uE0oKiVbNtWl"  # test-only signing key
 ACCESS_TTL = 8  # seconds: the dashboard refreshes several times during the test
-CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 #: AAPL bought once and held; MSFT and SPY bought and sold every few bars.
 STRATEGIES_TOML = """
@@ -81,37 +74,15 @@ class TokenClock:
         return time.time() + self.offset
 
 
-class DemoStack:
-    """Simulator, engine and API server on a background thread's event loop."""
+class DemoStack(EngineThread):
+    """The browser test's stack: its own strategies, one user and a token clock it can move."""
 
     def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
+        super().__init__(tmp_path, speed=60)
         self.clock = TokenClock()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="demo-stack", daemon=True)
-        self.sim: Simulator | None = None
-        self.engine: Engine | None = None
-        self.server: ApiServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return self.server.url
-
-    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-        """Run ``coro`` on the stack's loop and wait for its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def run(self, fn: Any, *args: Any) -> Any:
-        """Call ``fn(*args)`` on the stack's loop (the engine is not thread-safe)."""
-
-        async def call() -> Any:
-            return fn(*args)
-
-        return self.call(call())
 
     async def _start(self) -> None:
-        self.sim = Simulator(sim_config(speed=60))
+        self.sim = Simulator(sim_config(**self.sim_overrides))
         await self.sim.start()
         strategies = self.tmp_path / "browser-strategies.toml"
         strategies.write_text(STRATEGIES_TOML)
@@ -133,33 +104,6 @@ class DemoStack:
         )
         self.server = ApiServer(self.engine, settings, users, port=0, options=options)
         await self.server.start()
-
-    async def _stop(self) -> None:
-        try:
-            if self.server is not None:
-                await self.server.stop()
-            if self.engine is not None:
-                await self.engine.stop()
-        finally:
-            if self.sim is not None:
-                await self.sim.stop()
-
-    def __enter__(self) -> DemoStack:
-        self.thread.start()
-        try:
-            self.call(self._start(), timeout=60)
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self.call(self._stop(), timeout=60)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
-            self.loop.close()
 
 
 def chromium_executable() -> str:

@@ -7,7 +7,7 @@ import asyncio
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from pulsetrader.api.server import ApiServer
 from pulsetrader.engine import Engine
@@ -20,7 +20,11 @@ T = TypeVar("T")
 
 
 class EngineThread:
-    """Simulator, engine and API server on a background thread's event loop."""
+    """Simulator, engine and API server on a background thread's event loop.
+
+    Subclasses change what is built by overriding :meth:`_start` (the browser test's stack
+    runs its own strategies and token clock).
+    """
 
     def __init__(self, tmp_path: Path, **sim_overrides: Any) -> None:
         self.tmp_path = tmp_path
@@ -31,8 +35,22 @@ class EngineThread:
         self.engine: Engine | None = None
         self.server: ApiServer | None = None
 
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url
+
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        """Run ``coro`` on the stack's loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def run(self, fn: Any, *args: Any) -> Any:
+        """Call ``fn(*args)`` on the stack's loop (the engine is not thread-safe)."""
+
+        async def call() -> Any:
+            return fn(*args)
+
+        return self.call(call())
 
     async def _start(self) -> None:
         self.sim = Simulator(sim_config(**self.sim_overrides))
@@ -45,16 +63,22 @@ class EngineThread:
         await self.server.start()
 
     async def _stop(self) -> None:
-        if self.server is not None:
-            await self.server.stop()
-        if self.engine is not None:
-            await self.engine.stop()
-        if self.sim is not None:
-            await self.sim.stop()
+        try:
+            if self.server is not None:
+                await self.server.stop()
+            if self.engine is not None:
+                await self.engine.stop()
+        finally:
+            if self.sim is not None:
+                await self.sim.stop()
 
-    def __enter__(self) -> EngineThread:
+    def __enter__(self) -> Self:
         self.thread.start()
-        self.call(self._start())
+        try:
+            self.call(self._start())
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
