@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -23,6 +23,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+if TYPE_CHECKING:
+    from pulsetrader.persistence import Journal
+
 T = TypeVar("T")
 console = Console()
 err_console = Console(stderr=True)
@@ -111,13 +114,7 @@ def run(
     from pulsetrader.engine import Engine
     from pulsetrader.logging import setup_logging
 
-    report = validate_config(env_file=env_file, require_api=not no_api, confirm_live=confirm_live)
-    if not report.ok:
-        render_report(report)
-        raise typer.Exit(1)
-    settings = load_settings(env_file)
-    if confirm_live:
-        settings = settings.model_copy(update={"pulsetrader_live_confirm": "yes"})
+    settings = _checked_settings(env_file, confirm_live, require_api=not no_api)
     users = None
     if not no_api:
         try:
@@ -222,9 +219,9 @@ DbOption = Annotated[
 ]
 
 
-def _broker_settings(env_file: Path, confirm_live: bool) -> Settings:
+def _checked_settings(env_file: Path, confirm_live: bool, *, require_api: bool = False) -> Settings:
     """Settings for a command that talks to the broker: validated, or exit 1 with the report."""
-    report = validate_config(env_file=env_file, require_api=False, confirm_live=confirm_live)
+    report = validate_config(env_file=env_file, require_api=require_api, confirm_live=confirm_live)
     if not report.ok:
         render_report(report)
         raise typer.Exit(1)
@@ -277,7 +274,7 @@ def account(
     """Show the broker account: equity, cash, buying power, today's P/L."""
     from pulsetrader.operate import read_account
 
-    data = _run(read_account(_broker_settings(env_file, confirm_live)))
+    data = _run(read_account(_checked_settings(env_file, confirm_live)))
     if as_json:
         _print_json(data)
         return
@@ -312,7 +309,7 @@ def positions(
     """Show the open positions at the broker, with unrealized P/L."""
     from pulsetrader.operate import read_positions
 
-    rows = _run(read_positions(_broker_settings(env_file, confirm_live)))
+    rows = _run(read_positions(_checked_settings(env_file, confirm_live)))
     if as_json:
         _print_json(rows)
         return
@@ -334,13 +331,30 @@ def orders(
 
     if status not in ("open", "closed", "all"):
         raise typer.BadParameter("must be open, closed or all", param_hint="--status")
-    settings = _broker_settings(env_file, confirm_live)
+    settings = _checked_settings(env_file, confirm_live)
     rows = _run(read_orders(settings, status, limit, symbol))
     if as_json:
         _print_json(rows)
         return
     columns = ["symbol", "side", "qty", "type", "limit_price", "status", "filled_qty"]
     _table(f"Orders ({status})", rows, [*columns, "filled_avg_price", "client_order_id"])
+
+
+def _with_journal(
+    env_file: Path,
+    db: Path | None,
+    action: Callable[[Journal, str], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """Run ``action(journal, actor)`` on the engine's journal as the CLI's operator."""
+    from pulsetrader.operate import cli_actor, open_journal
+
+    settings = load_settings(env_file)
+
+    async def run() -> dict[str, Any]:
+        with open_journal(settings, db) as journal:
+            return await action(journal, cli_actor())
+
+    return _run(run())
 
 
 def _state_answer(result: dict[str, Any], as_json: bool) -> None:
@@ -360,16 +374,11 @@ def halt(
     as_json: JsonOption = False,
 ) -> None:
     """Halt trading: no new orders until `pulsetrader resume` (kept across restarts)."""
-    from pulsetrader.operate import cli_actor, open_journal
     from pulsetrader.operate import halt as do_halt
 
-    settings = load_settings(env_file)
-
-    async def action() -> dict[str, Any]:
-        with open_journal(settings, db) as journal:
-            return await do_halt(journal, reason, actor=cli_actor())
-
-    _state_answer(_run(action()), as_json)
+    _state_answer(
+        _with_journal(env_file, db, lambda j, actor: do_halt(j, reason, actor=actor)), as_json
+    )
 
 
 @app.command()
@@ -379,16 +388,9 @@ def resume(
     as_json: JsonOption = False,
 ) -> None:
     """Resume trading after a halt (refused while the broker connection is unhealthy)."""
-    from pulsetrader.operate import cli_actor, open_journal
     from pulsetrader.operate import resume as do_resume
 
-    settings = load_settings(env_file)
-
-    async def action() -> dict[str, Any]:
-        with open_journal(settings, db) as journal:
-            return await do_resume(journal, actor=cli_actor())
-
-    _state_answer(_run(action()), as_json)
+    _state_answer(_with_journal(env_file, db, lambda j, actor: do_resume(j, actor=actor)), as_json)
 
 
 @app.command("close-all")
@@ -403,7 +405,7 @@ def close_all(
     from pulsetrader.operate import cli_actor, open_journal
     from pulsetrader.operate import close_all as do_close_all
 
-    settings = _broker_settings(env_file, confirm_live)
+    settings = _checked_settings(env_file, confirm_live)
     if not yes:
         mode = settings.mode.value
         if not typer.confirm(f"Cancel every open order and close every position ({mode} account)?"):
