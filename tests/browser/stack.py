@@ -21,7 +21,7 @@ from pulsetrader.api.users import UserStore
 from pulsetrader.sim.service import Simulator
 from tests.integration.api.conftest import CHEAP
 from tests.integration.api.stack import EngineThread
-from tests.integration.engine.test_engine import make_engine, sim_settings
+from tests.integration.engine.conftest import make_engine, sim_settings
 from tests.simulator import sim_config
 
 REPO = Path(__file__).resolve().parents[2]

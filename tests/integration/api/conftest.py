@@ -26,7 +26,7 @@ from pulsetrader.domain.symbols import is_crypto
 from pulsetrader.engine import Engine
 from pulsetrader.sim.service import Simulator
 from tests.helpers import eventually
-from tests.integration.engine.test_engine import (
+from tests.integration.engine.conftest import (
     STRATEGY,
     STRATEGY_SYMBOL,
     make_engine,

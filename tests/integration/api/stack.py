@@ -13,7 +13,7 @@ from pulsetrader.api.server import ApiServer
 from pulsetrader.engine import Engine
 from pulsetrader.sim.service import Simulator
 from tests.integration.api.conftest import api_settings, fast_options, make_users
-from tests.integration.engine.test_engine import make_engine
+from tests.integration.engine.conftest import make_engine
 from tests.simulator import sim_config
 
 T = TypeVar("T")

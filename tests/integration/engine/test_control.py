@@ -16,7 +16,7 @@ from pulsetrader.risk.decisions import Denied
 from pulsetrader.sim.faults import FaultProfile
 from pulsetrader.sim.service import Simulator
 from tests.helpers import eventually
-from tests.integration.engine.test_engine import STRATEGY, engine  # noqa: F401 - the fixture
+from tests.integration.engine.conftest import STRATEGY
 
 pytestmark = pytest.mark.sim_config(speed=60)
 
@@ -29,7 +29,7 @@ def state_rows(running: Engine) -> list[tuple[str, str]]:
     ]
 
 
-async def test_halt_and_resume_name_the_operator_and_gate_entries(engine: Engine) -> None:  # noqa: F811
+async def test_halt_and_resume_name_the_operator_and_gate_entries(engine: Engine) -> None:
     answer = engine.control.halt("ann", "lunch")
     assert answer == {"changed": True, "state": "HALTED", "reason": "lunch"}
     assert engine.control.halt("ann")["changed"] is False
@@ -43,7 +43,7 @@ async def test_halt_and_resume_name_the_operator_and_gate_entries(engine: Engine
 
 
 async def test_resume_is_refused_while_the_broker_is_unhealthy(
-    engine: Engine,  # noqa: F811
+    engine: Engine,
     simulator: Simulator,
 ) -> None:
     rule = {"effect": "status", "status": 503, "count": 50, "match": {"path_prefix": "/v2/"}}
@@ -62,7 +62,7 @@ async def test_resume_is_refused_while_the_broker_is_unhealthy(
 
 
 async def test_strategies_pause_and_resume_and_unknown_names_are_not_found(
-    engine: Engine,  # noqa: F811
+    engine: Engine,
 ) -> None:
     assert engine.control.pause_strategy(STRATEGY, "ann")["state"] == "PAUSED"
     assert engine.control.resume_strategy(STRATEGY, "ann")["state"] == "RUNNING"
@@ -81,7 +81,7 @@ async def test_strategies_pause_and_resume_and_unknown_names_are_not_found(
     assert ("ann", "strategy_resumed") in journaled
 
 
-async def test_commands_posted_to_the_journal_file_are_carried_out(engine: Engine) -> None:  # noqa: F811
+async def test_commands_posted_to_the_journal_file_are_carried_out(engine: Engine) -> None:
     path = engine.journal.path
     assert path is not None
     with Journal(path) as cli:  # what `pulsetrader halt` opens: the same file, another handle

@@ -32,7 +32,7 @@ from pulsetrader.sim.service import Simulator
 from pulsetrader.streaming import ReconnectPolicy
 from tests.helpers import eventually
 from tests.integration.broker.conftest import make_client
-from tests.integration.engine.test_engine import sim_settings
+from tests.integration.engine.conftest import sim_settings
 from tests.integration.execution.conftest import matches_broker
 
 STRATEGY = "e2e_sma"

@@ -14,7 +14,7 @@ from pulsetrader.domain.orders import Order
 from pulsetrader.engine import Engine
 from pulsetrader.view import render
 from tests.helpers import eventually
-from tests.integration.engine.test_engine import STRATEGY, engine  # noqa: F401 - the fixture
+from tests.integration.engine.conftest import STRATEGY
 
 pytestmark = pytest.mark.sim_config(speed=60)
 
@@ -25,7 +25,7 @@ def draw(running: Engine) -> str:
     return out.getvalue()
 
 
-async def test_the_view_shows_equity_positions_strategies_and_state(engine: Engine) -> None:  # noqa: F811
+async def test_the_view_shows_equity_positions_strategies_and_state(engine: Engine) -> None:
     placed = await engine.orders.submit_order(
         OrderIntent(symbol="MSFT", side=OrderSide.BUY, qty=Decimal(3))
     )
