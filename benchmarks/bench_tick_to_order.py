@@ -19,7 +19,8 @@ The strategy sends a 1-share market order on every ``--order-every``-th trade (s
 divisible by it), buying then selling each symbol so positions stay small, and awaits it, as a
 strategy does: trade -> runner mailbox -> ``on_trade`` -> ``StrategyContext`` ->
 ``OrderManager.submit_order`` (risk check on the account, positions and price; journal commits)
--> ``AlpacaClient.submit_order`` -> worker thread -> alpaca-py -> HTTP. The default, 1 in 50
+-> ``AlpacaClient.submit_order`` -> the trading API's HTTP client on the event loop -> the
+socket. The default, 1 in 50
 (20 orders/s), leaves the strategy idle between orders; at 1 in 10 (100 orders/s) one strategy
 awaiting each order cannot keep up (an order takes ~15 ms with the broker's answer), its
 mailbox grows and the figure becomes queueing, not latency.
@@ -30,11 +31,10 @@ benchmark installs, without changing library code:
 * frame arrival: the stock stream's ``on_frame``, called as soon as the websocket's ``recv``
   returns (only a ``time.monotonic()`` in between), before the frame is decoded; a trade
   callback added after the runner's ties that time to the trade;
-* ``on_trade`` entered (the strategy), ``AlpacaClient.submit_order`` entered, alpaca-py's
-  ``submit_order`` started on the worker thread;
-* request leaving: the ``send`` of the HTTP adapter under the trading client for
-  ``POST /v2/orders`` (the request built and prepared; next, urllib3 writes it to the socket),
-  matched to its trade by client_order_id.
+* ``on_trade`` entered (the strategy), ``AlpacaClient.submit_order`` entered;
+* request leaving: the bytes of ``POST /v2/orders`` handed to the connection's asyncio
+  transport (``write``/``writelines`` of the socket transport, which sends at once when the
+  socket can take them), matched to its trade by the client_order_id in the body.
 
 The wrappers cost a few microseconds per frame or order, inside the figures. Trades of the first
 ``--warmup`` seconds are not counted (first connections and asset lookups). Reported: p50, p90,
@@ -220,7 +220,6 @@ class Recorder:
     hook: dict[int, int] = field(default_factory=dict)
     returned: dict[int, int] = field(default_factory=dict)
     client: dict[str, int] = field(default_factory=dict)
-    worker: dict[str, int] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)
     reads: int = 0  # broker reads finished so far (account, positions, prices...)
     reads_at_hook: dict[int, int] = field(default_factory=dict)
@@ -343,29 +342,32 @@ def instrument(engine: Any, rec: Recorder) -> None:
     client.submit_order = timed_submit_order
     client.add_hook(rec.on_call)
 
-    # alpaca-py's submit_order, looked up at each call and run on the worker thread: when the
-    # thread starts on the order.
-    sdk = client._trading
-    sdk_submit = sdk.submit_order
+    # The socket transport's write: the last step in Python before the bytes go to the kernel.
+    # Every connection of this process goes through it; only order bodies are recorded.
+    from asyncio import selector_events
 
-    def timed_sdk_submit(request: Any) -> Any:
-        rec.worker[request.client_order_id] = time.perf_counter_ns()
-        return sdk_submit(request)
+    transport_class: Any = selector_events._SelectorSocketTransport
+    marker = b'"client_order_id": "t2o-'
 
-    sdk.submit_order = timed_sdk_submit
-
-    # The trading client's HTTP adapter: its send is the last step in Python before urllib3
-    # writes the request to the socket. Runs on the client's worker thread.
-    adapter = client._trading._session.get_adapter("http://")
-    send = adapter.send
-
-    def timed_send(request: Any, *args: Any, **kwargs: Any) -> Any:
+    def record(data: bytes) -> None:
         at = time.perf_counter_ns()
-        if request.method == "POST" and request.path_url.endswith("/orders"):
-            rec.sent[json.loads(request.body)["client_order_id"]] = at
-        return send(request, *args, **kwargs)
+        found = data.find(marker)
+        if found >= 0:
+            start = found + len(marker) - len(b"t2o-")
+            rec.sent.setdefault(data[start : data.index(b'"', start)].decode(), at)
 
-    adapter.send = timed_send
+    write, writelines = transport_class.write, transport_class.writelines
+
+    def timed_write(self: Any, data: Any) -> None:
+        record(bytes(data))
+        write(self, data)
+
+    def timed_writelines(self: Any, chunks: Any) -> None:
+        chunks = list(chunks)
+        record(b"".join(bytes(c) for c in chunks))
+        writelines(self, chunks)
+
+    transport_class.write, transport_class.writelines = timed_write, timed_writelines
 
 
 async def run_engine(args: argparse.Namespace, sim_words: list[str], tick_port: int) -> Any:
@@ -456,19 +458,18 @@ def report(args: argparse.Namespace, rec: Recorder, stats: dict[str, Any]) -> No
     stages: dict[str, list[int]] = {
         name: []
         for name in (
-            "total", "recv", "risk", "handoff", "sdk", "round trip", "cached", "read", "wire",
+            "total", "recv", "risk", "send", "round trip", "cached", "read", "wire",
         )
     }  # fmt: skip
     reads_per_order = []
     for seq in measured:
         coid = coid_of(seq)
         arrival, hook, sent = rec.arrival[seq], rec.hook[seq], rec.sent[coid]
-        client, worker = rec.client[coid], rec.worker[coid]
+        client = rec.client[coid]
         stages["total"].append(sent - arrival)
         stages["recv"].append(hook - arrival)
         stages["risk"].append(client - hook)
-        stages["handoff"].append(worker - client)
-        stages["sdk"].append(sent - worker)
+        stages["send"].append(sent - client)
         if seq in rec.returned:
             stages["round trip"].append(rec.returned[seq] - hook)
         reads = rec.reads_at_client[coid] - rec.reads_at_hook[seq]
@@ -497,8 +498,7 @@ def report(args: argparse.Namespace, rec: Recorder, stats: dict[str, Any]) -> No
         ("frame received -> order request sent", "total"),
         ("  recv -> strategy on_trade (decode, mailbox)", "recv"),
         ("  on_trade -> AlpacaClient.submit_order (risk)", "risk"),
-        ("  -> alpaca-py call on the worker thread", "handoff"),
-        ("  -> HTTP adapter send", "sdk"),
+        ("  -> request bytes to the socket transport", "send"),
         ("  no broker read finished during the risk check", "cached"),
         ("  a broker read finished during it", "read"),
         ("on_trade -> order returned (with the broker)", "round trip"),

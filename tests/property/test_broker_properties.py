@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from pulsetrader.account import AccountManager
 from pulsetrader.broker import AlpacaClient, BrokerConfig, BrokerError, RetryStrategy
 from pulsetrader.broker.convert import BAR_COLUMNS, BAR_DTYPES, bars_frame
-from pulsetrader.broker.orders import build_order_request
+from pulsetrader.broker.orders import order_payload
 from pulsetrader.domain import AssetClass, OrderIntent, PositionSide
 from pulsetrader.market_data import MarketDataFeed
 from pulsetrader.sim.faults import FaultProfile
@@ -295,7 +295,7 @@ def intents(draw: st.DrawFn) -> OrderIntent:
 def test_property_5_every_request_carries_what_its_type_needs(
     intent: OrderIntent, coid: str
 ) -> None:
-    body = build_order_request(intent, coid).to_request_fields()
+    body = order_payload(intent, coid)
     assert body["symbol"] == intent.symbol
     assert body["side"] == intent.side.value
     assert body["type"] == intent.type.value
@@ -303,13 +303,15 @@ def test_property_5_every_request_carries_what_its_type_needs(
     assert body["client_order_id"] == coid
     assert ("qty" in body) != ("notional" in body)
     amount = intent.qty if intent.qty is not None else intent.notional
-    assert Decimal(str(body.get("qty", body.get("notional")))) == amount
+    # Amounts travel as exact decimal strings, never floats.
+    assert Decimal(body.get("qty", body.get("notional"))) == amount
     for name in ("limit_price", "stop_price", "trail_price", "trail_percent"):
         expected = getattr(intent, name)
         if expected is None:
             assert name not in body
         else:
-            assert Decimal(str(body[name])) == expected
+            assert isinstance(body[name], str)
+            assert Decimal(body[name]) == expected
 
 
 # -- Property 11: exception resilience -------------------------------------------------------

@@ -1,18 +1,27 @@
 """AlpacaClient: the one place PulseTrader talks to Alpaca's REST APIs (paper, live or simulator).
 
-Built on alpaca-py's ``TradingClient``, ``StockHistoricalDataClient`` and
-``CryptoHistoricalDataClient``, pointed where :class:`BrokerConfig` says. Around every SDK call:
+Two transports, pointed where :class:`BrokerConfig` says:
+
+* the trading API (account, positions, orders, activities, clock, calendar, assets) through
+  :class:`~pulsetrader.broker.http.AlpacaHttp`: JSON over aiohttp on the event loop itself. The
+  order path is latency-bound, and alpaca-py's synchronous ``TradingClient`` cost a worker-thread
+  round trip per call (see that module for the figures);
+* the market-data API (bars with their pagination, latest trades and quotes) through alpaca-py's
+  ``StockHistoricalDataClient`` and ``CryptoHistoricalDataClient``, on a worker thread from the
+  client's own pool, so the event loop never blocks and a hung socket cannot starve
+  ``asyncio.to_thread``'s shared pool. The SDK's own retry loop is switched off (``_retry = 0``):
+  ours is the only one.
+
+Around every call, whichever the transport:
 
 * the client-side :class:`~pulsetrader.broker.limiter.RequestLimiter` (wait, do not fail);
-* a worker thread from the client's own pool, under a timeout, so the event loop never blocks
-  and a hung socket cannot starve ``asyncio.to_thread``'s shared pool;
-* error mapping to :mod:`pulsetrader.broker.errors` (no SDK or ``requests`` exception escapes);
+* a timeout;
+* error mapping to :mod:`pulsetrader.broker.errors` (no SDK, ``requests`` or aiohttp exception
+  escapes);
 * a :class:`~pulsetrader.broker.hooks.CallOutcome` to every hook, and a log record;
 * :class:`~pulsetrader.broker.retry.RetryStrategy` for idempotent calls only.
 
-The SDK's own retry loop is switched off (``_retry = 0``): it retries 429 and 504 on POST
-/orders too, sleeping in the worker thread, which would multiply attempts and could send an
-order twice. Results come back as the domain types (each with ``to_dict()``).
+Results come back as the domain types (each with ``to_dict()``).
 
 Exactly-once submission: see :meth:`AlpacaClient.submit_order`.
 """
@@ -21,12 +30,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import pandas as pd
 from alpaca.common.enums import Sort
@@ -43,9 +53,6 @@ from alpaca.data.requests import (
     StockLatestTradeRequest,
 )
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
-from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import QueryOrderStatus
-from alpaca.trading.requests import ClosePositionRequest, GetCalendarRequest, GetOrdersRequest
 from loguru import logger
 
 from pulsetrader.broker import convert
@@ -61,11 +68,12 @@ from pulsetrader.broker.errors import (
     TransientError,
 )
 from pulsetrader.broker.hooks import CallHook, CallOutcome
+from pulsetrader.broker.http import LIVE_URL, PAPER_URL, AlpacaHttp, Params
 from pulsetrader.broker.limiter import RequestLimiter
 from pulsetrader.broker.orders import (
-    build_order_request,
     is_duplicate_client_order_id,
     new_client_order_id,
+    order_payload,
 )
 from pulsetrader.broker.retry import RetryStrategy
 from pulsetrader.broker.transport import (
@@ -79,7 +87,7 @@ from pulsetrader.domain.account import Account
 from pulsetrader.domain.errors import ConfigError
 from pulsetrader.domain.intents import OrderIntent
 from pulsetrader.domain.market import Bar, Quote, Timeframe, TimeframeUnit, Trade
-from pulsetrader.domain.money import ensure_utc, utcnow
+from pulsetrader.domain.money import decimal_str, ensure_utc, utcnow
 from pulsetrader.domain.orders import Order
 from pulsetrader.domain.snapshots import (
     AssetInfo,
@@ -91,6 +99,11 @@ from pulsetrader.domain.snapshots import (
 from pulsetrader.domain.symbols import is_crypto, order_symbol, position_symbol
 
 T = TypeVar("T")
+
+#: One attempt of a call: its result and the HTTP status of its (last) response.
+Attempt = Callable[[], Awaitable[tuple[Any, int | None]]]
+
+_QUERY_STATUSES = frozenset({"open", "closed", "all"})
 
 _SDK_UNITS = {
     TimeframeUnit.MINUTE: TimeFrameUnit.Minute,
@@ -165,8 +178,13 @@ def _invoke(fn: Callable[..., T], args: tuple[Any, ...]) -> tuple[bool, Any, lis
         end_recording()
 
 
+def _path_part(value: str) -> str:
+    """An id or symbol as one URL path segment (``BTC/USD`` must not become two)."""
+    return quote(value, safe="")
+
+
 class AlpacaClient:
-    """Async facade over alpaca-py. Construct, use, then :meth:`close`.
+    """Async client of Alpaca's REST APIs. Construct, use, then :meth:`close`.
 
     ``retry`` governs idempotent calls (reads, cancels). ``hooks`` receive a
     :class:`CallOutcome` for every attempt, on the event loop's thread. ``clock`` is the broker's
@@ -193,10 +211,15 @@ class AlpacaClient:
         self.data_limiter = RequestLimiter(config.requests_per_minute)
         # A whole SDK call may span several HTTP requests (pages); each has config.timeout.
         self.call_timeout = config.timeout * 3 + 1
+        self._closed = False
         self._feed = DataFeed(config.feed)
         key, secret = config.key_id, config.secret_key
-        self._trading = TradingClient(
-            key, secret, paper=config.paper, raw_data=True, url_override=config.trading_url
+        self._trading = AlpacaHttp(
+            config.trading_url or (PAPER_URL if config.paper else LIVE_URL),
+            key,
+            secret,
+            timeout=config.timeout,
+            connections=max_workers,
         )
         self._stocks = StockHistoricalDataClient(
             key, secret, raw_data=True, url_override=config.data_url
@@ -204,7 +227,7 @@ class AlpacaClient:
         self._crypto = CryptoHistoricalDataClient(
             key, secret, raw_data=True, url_override=config.data_url
         )
-        for sdk in (self._trading, self._stocks, self._crypto):
+        for sdk in (self._stocks, self._crypto):
             self._instrument(sdk)
 
     def _instrument(self, sdk: RESTClient) -> None:
@@ -220,37 +243,46 @@ class AlpacaClient:
 
     async def close(self) -> None:
         """Release the worker threads and HTTP connections."""
+        self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
-        for sdk in (self._trading, self._stocks, self._crypto):
+        for sdk in (self._stocks, self._crypto):
             sdk._session.close()
+        await self._trading.close()
 
     # -- plumbing -----------------------------------------------------------------------------
 
     async def _call(
-        self, endpoint: str, fn: Callable[..., T], *args: Any, data: bool = False, **log: Any
-    ) -> T:
-        """One attempt: limiter, worker thread under timeout, error mapping, hooks, log."""
+        self, endpoint: str, attempt: Attempt, *, data: bool = False, **log: Any
+    ) -> Any:
+        """One attempt: limiter, transport under timeout, error mapping, hooks, log."""
         limiter = self.data_limiter if data else self.trading_limiter
         waited = await limiter.acquire()
         logger.debug("broker → {} {}", endpoint, log or "")
         started = time.perf_counter()
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, _invoke, fn, args)
         error: BrokerError | None = None
-        records: list[HttpExchange] = []
+        status: int | None = None
         value: Any = None
+        deadline = asyncio.timeout(self.call_timeout)
         try:
-            ok, value, records = await asyncio.wait_for(future, self.call_timeout)
-            if not ok:
-                error = map_exception(value, endpoint)
-        except TimeoutError:
-            error = BrokerTimeout(
-                f"{endpoint}: no answer within {self.call_timeout:.0f}s", endpoint=endpoint
-            )
+            if self._closed:
+                raise BrokerError(f"{endpoint}: client is closed", endpoint=endpoint)
+            # A timeout scope rather than wait_for: the attempt runs in this task, with no
+            # extra task and loop iteration before the request is written.
+            async with deadline:
+                value, status = await attempt()
+        except TimeoutError as exc:
+            if deadline.expired():
+                error = BrokerTimeout(
+                    f"{endpoint}: no answer within {self.call_timeout:.0f}s", endpoint=endpoint
+                )
+            else:  # the transport's own (per-request) timeout
+                error = map_exception(exc, endpoint)
         except RuntimeError as exc:  # executor shut down: the client is closed
             error = BrokerError(f"{endpoint}: client is closed ({exc})", endpoint=endpoint)
+        except Exception as exc:
+            error = map_exception(exc, endpoint)
+            status = error.status
         seconds = time.perf_counter() - started
-        status = records[-1].status if records else None
         if isinstance(error, RateLimitError):
             limiter.pause_for(error.retry_after if error.retry_after is not None else 1.0)
         outcome = CallOutcome(endpoint, error is None, seconds, utcnow(), status, error, waited)
@@ -262,7 +294,25 @@ class AlpacaClient:
             )
             raise error
         logger.debug("broker ← {} {} in {:.1f} ms", endpoint, status, seconds * 1e3)
-        return value  # type: ignore[no-any-return]
+        return value
+
+    def _sdk(self, fn: Callable[..., Any], *args: Any) -> Attempt:
+        """An attempt that runs an alpaca-py data call on a worker thread."""
+
+        async def attempt() -> tuple[Any, int | None]:
+            loop = asyncio.get_running_loop()
+            ok, value, records = await loop.run_in_executor(self._executor, _invoke, fn, args)
+            if not ok:
+                raise value
+            return value, (records[-1].status if records else None)
+
+        return attempt
+
+    def _api(
+        self, method: str, path: str, params: Params | None = None, body: Any = None
+    ) -> Attempt:
+        """An attempt that sends one request to the trading API on the event loop."""
+        return lambda: self._trading.request(method, path, params=params, body=body)
 
     def _report(self, outcome: CallOutcome) -> None:
         for hook in self._hooks:
@@ -271,21 +321,21 @@ class AlpacaClient:
             except Exception:  # a broken observer must not break trading
                 logger.exception("call hook {!r} failed", hook)
 
-    async def _read(self, endpoint: str, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    async def _read(self, endpoint: str, attempt: Attempt, *, data: bool = False) -> Any:
         """An idempotent call, retried on transient failures."""
-        return await self.retry.run(lambda: self._call(endpoint, fn, *args, **kw), endpoint)
+        return await self.retry.run(lambda: self._call(endpoint, attempt, data=data), endpoint)
 
-    async def _once(self, endpoint: str, fn: Callable[..., T], *args: Any) -> T:
+    async def _once(self, endpoint: str, attempt: Attempt) -> Any:
         """A call that must not be repeated blindly: only a 429 (never processed) is retried."""
-        attempt = 1
+        tries = 1
         while True:
             try:
-                return await self._call(endpoint, fn, *args)
+                return await self._call(endpoint, attempt)
             except RateLimitError as exc:
-                if attempt >= self.retry.max_attempts:
+                if tries >= self.retry.max_attempts:
                     raise
-                await self.retry.sleep(self.retry.delay(attempt, exc))
-                attempt += 1
+                await self.retry.sleep(self.retry.delay(tries, exc))
+                tries += 1
 
     @staticmethod
     def _convert(endpoint: str, fn: Callable[..., T], *args: Any) -> T:
@@ -302,19 +352,20 @@ class AlpacaClient:
 
     async def get_account(self) -> Account:
         """Equity, cash, buying power and the rest of ``GET /v2/account``."""
-        raw = await self._read("get_account", self._trading.get_account)
+        raw = await self._read("get_account", self._api("GET", "/account"))
         return self._convert("get_account", convert.account_from_wire, raw)
 
     async def get_positions(self) -> list[PositionSnapshot]:
         """Every open position."""
-        raw = await self._read("get_positions", self._trading.get_all_positions)
+        raw = await self._read("get_positions", self._api("GET", "/positions"))
         return [self._convert("get_positions", convert.position_from_wire, p) for p in raw]
 
     async def get_position(self, symbol: str) -> PositionSnapshot | None:
         """The open position in ``symbol`` (``BTC/USD`` or ``BTCUSD``), or None when flat."""
         try:
             raw = await self._read(
-                "get_position", self._trading.get_open_position, position_symbol(symbol)
+                "get_position",
+                self._api("GET", f"/positions/{_path_part(position_symbol(symbol))}"),
             )
         except NotFound:
             return None
@@ -360,11 +411,15 @@ class AlpacaClient:
         raw: Any
         if is_crypto(symbol):
             raw = await self._read(
-                "get_bars", self._crypto.get_crypto_bars, CryptoBarsRequest(**params), data=True
+                "get_bars",
+                self._sdk(self._crypto.get_crypto_bars, CryptoBarsRequest(**params)),
+                data=True,
             )
         else:
             request = StockBarsRequest(**params, feed=self._feed)
-            raw = await self._read("get_bars", self._stocks.get_stock_bars, request, data=True)
+            raw = await self._read(
+                "get_bars", self._sdk(self._stocks.get_stock_bars, request), data=True
+            )
         rows = (raw or {}).get(symbol) or []
         return self._convert("get_bars", convert.bars_frame, rows)
 
@@ -396,11 +451,15 @@ class AlpacaClient:
         raw: Any
         if crypto.pop():
             raw = await self._read(
-                "get_bars", self._crypto.get_crypto_bars, CryptoBarsRequest(**params), data=True
+                "get_bars",
+                self._sdk(self._crypto.get_crypto_bars, CryptoBarsRequest(**params)),
+                data=True,
             )
         else:
             request = StockBarsRequest(**params, feed=self._feed)
-            raw = await self._read("get_bars", self._stocks.get_stock_bars, request, data=True)
+            raw = await self._read(
+                "get_bars", self._sdk(self._stocks.get_stock_bars, request), data=True
+            )
         end_at = ensure_utc(end)
         out: dict[str, list[Bar]] = {}
         for symbol, rows in (raw or {}).items():
@@ -422,7 +481,7 @@ class AlpacaClient:
             stock = {"trade": StockLatestTradeRequest, "quote": StockLatestQuoteRequest}[kind]
             request = stock(symbol_or_symbols=symbol, feed=self._feed)
             call = getattr(self._stocks, f"get_stock_latest_{kind}")
-        raw = await self._read(endpoint, call, request, data=True)
+        raw = await self._read(endpoint, self._sdk(call, request), data=True)
         if not raw or symbol not in raw:
             raise NotFound(f"{endpoint}: no {kind} for {symbol}", endpoint=endpoint)
         return raw[symbol]
@@ -481,7 +540,7 @@ class AlpacaClient:
         """
         coid = client_order_id or intent.client_order_id or new_client_order_id()
         try:
-            request = build_order_request(intent, coid)
+            body = order_payload(intent, coid)
         except ValueError as exc:
             raise InvalidRequest(f"submit_order: {exc}", endpoint="submit_order") from exc
         logger.info(
@@ -493,10 +552,11 @@ class AlpacaClient:
             intent.time_in_force.value,
             coid,
         )
+        send = self._api("POST", "/orders", body=body)
         attempt = 1
         while True:
             try:
-                raw = await self._call("submit_order", self._trading.submit_order, request)
+                raw = await self._call("submit_order", send)
                 return self._convert("submit_order", convert.order_from_wire, raw)
             except RateLimitError as exc:
                 failure: TransientError = exc
@@ -555,14 +615,17 @@ class AlpacaClient:
 
     async def get_order(self, order_id: str) -> Order:
         """An order by Alpaca's id (NotFound if unknown)."""
-        raw = await self._read("get_order", self._trading.get_order_by_id, order_id)
+        raw = await self._read("get_order", self._api("GET", f"/orders/{_path_part(order_id)}"))
         return self._convert("get_order", convert.order_from_wire, raw)
 
     async def get_order_by_client_id(self, client_order_id: str) -> Order | None:
         """An order by our client_order_id, or None if Alpaca has no such order."""
         try:
             raw = await self._read(
-                "get_order_by_client_id", self._trading.get_order_by_client_id, client_order_id
+                "get_order_by_client_id",
+                self._api(
+                    "GET", "/orders:by_client_order_id", {"client_order_id": client_order_id}
+                ),
             )
         except NotFound:
             return None
@@ -579,30 +642,26 @@ class AlpacaClient:
         nested: bool = True,
     ) -> list[Order]:
         """Orders by status (``open``, ``closed``, ``all``), newest first, with their legs."""
-        try:
-            query_status = QueryOrderStatus(status)
-        except ValueError:
-            raise InvalidRequest(
-                f"list_orders: status must be open, closed or all, got {status!r}"
-            ) from None
-        request = GetOrdersRequest(
-            status=query_status,
-            limit=limit,
-            symbols=[order_symbol(s) for s in symbols] if symbols else None,
-            after=after,
-            until=until,
-            nested=nested,
-        )
-        raw = await self._read("list_orders", self._trading.get_orders, request)
+        if status not in _QUERY_STATUSES:
+            raise InvalidRequest(f"list_orders: status must be open, closed or all, got {status!r}")
+        params: Params = {
+            "status": status,
+            "limit": limit,
+            "symbols": ",".join(order_symbol(s) for s in symbols) if symbols else None,
+            "after": ensure_utc(after).isoformat() if after is not None else None,
+            "until": ensure_utc(until).isoformat() if until is not None else None,
+            "nested": nested,
+        }
+        raw = await self._read("list_orders", self._api("GET", "/orders", params))
         return [self._convert("list_orders", convert.order_from_wire, o) for o in raw]
 
     async def cancel_order(self, order_id: str) -> None:
         """Ask Alpaca to cancel; the outcome arrives as an order update."""
-        await self._read("cancel_order", self._trading.cancel_order_by_id, order_id)
+        await self._read("cancel_order", self._api("DELETE", f"/orders/{_path_part(order_id)}"))
 
     async def cancel_all_orders(self) -> list[tuple[str, int]]:
         """Cancel every open order; (order id, HTTP status of its cancel) per order."""
-        raw: Any = await self._read("cancel_all_orders", self._trading.cancel_orders)
+        raw: Any = await self._read("cancel_all_orders", self._api("DELETE", "/orders"))
         return [(str(row.get("id")), int(row.get("status", 0))) for row in raw or []]
 
     async def close_position(
@@ -615,15 +674,12 @@ class AlpacaClient:
         """
         if qty is not None and percentage is not None:
             raise InvalidRequest("close_position: give qty or percentage, not both")
-        options = None
-        if qty is not None or percentage is not None:
-            options = ClosePositionRequest(
-                qty=str(qty) if qty is not None else None,
-                percentage=str(percentage) if percentage is not None else None,
-            )
-        raw = await self._once(
-            "close_position", self._trading.close_position, position_symbol(symbol), options
-        )
+        params: Params = {
+            "qty": decimal_str(qty) if qty is not None else None,
+            "percentage": decimal_str(percentage) if percentage is not None else None,
+        }
+        path = f"/positions/{_path_part(position_symbol(symbol))}"
+        raw = await self._once("close_position", self._api("DELETE", path, params))
         return self._convert("close_position", convert.order_from_wire, raw)
 
     async def close_all_positions(self, cancel_orders: bool = True) -> list[Order]:
@@ -631,8 +687,9 @@ class AlpacaClient:
 
         Positions Alpaca refused to close are logged and left out.
         """
+        params: Params | None = {"cancel_orders": True} if cancel_orders else None
         raw: Any = await self._once(
-            "close_all_positions", self._trading.close_all_positions, cancel_orders
+            "close_all_positions", self._api("DELETE", "/positions", params)
         )
         orders: list[Order] = []
         for row in raw or []:
@@ -660,7 +717,7 @@ class AlpacaClient:
             if token is not None:
                 params["page_token"] = token
             rows: Any = await self._read(
-                "get_fill_activities", self._trading.get, "/account/activities/FILL", params
+                "get_fill_activities", self._api("GET", "/account/activities/FILL", params)
             )
             page = [
                 self._convert("get_fill_activities", convert.fill_activity_from_wire, row)
@@ -676,22 +733,23 @@ class AlpacaClient:
 
     async def get_clock(self) -> MarketClock:
         """Whether the stock market is open, and the next open and close."""
-        raw = await self._read("get_clock", self._trading.get_clock)
+        raw = await self._read("get_clock", self._api("GET", "/clock"))
         return self._convert("get_clock", convert.clock_from_wire, raw)
 
     async def get_calendar(self, start: date, end: date) -> list[TradingDay]:
         """Trading days between two dates, inclusive."""
-        request = GetCalendarRequest(start=start, end=end)
-        raw = await self._read("get_calendar", self._trading.get_calendar, request)
+        params: Params = {"start": start.isoformat(), "end": end.isoformat()}
+        raw = await self._read("get_calendar", self._api("GET", "/calendar", params))
         return [self._convert("get_calendar", convert.calendar_from_wire, row) for row in raw]
 
     async def get_asset(self, symbol: str) -> AssetInfo:
         """Tradability and order rules for one symbol (NotFound if Alpaca does not list it)."""
-        raw = await self._read("get_asset", self._trading.get_asset, position_symbol(symbol))
+        path = f"/assets/{_path_part(position_symbol(symbol))}"
+        raw = await self._read("get_asset", self._api("GET", path))
         return self._convert("get_asset", convert.asset_from_wire, raw)
 
     async def ping(self) -> float:
         """One cheap authenticated round trip (the clock), without retries; its latency in s."""
         started = time.perf_counter()
-        await self._call("ping", self._trading.get_clock)
+        await self._call("ping", self._api("GET", "/clock"))
         return time.perf_counter() - started

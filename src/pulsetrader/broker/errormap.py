@@ -1,4 +1,5 @@
-"""Turning whatever alpaca-py or ``requests`` raised into one of :mod:`pulsetrader.broker.errors`.
+"""Turning whatever alpaca-py, ``requests`` or aiohttp raised into one of
+:mod:`pulsetrader.broker.errors`.
 
 The decision uses the HTTP status first and Alpaca's error code second (403 means both "bad
 credentials" and "insufficient buying power" at Alpaca; the body's code tells them apart).
@@ -13,6 +14,7 @@ from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import aiohttp
 import requests
 from alpaca.common.exceptions import APIError
 
@@ -27,6 +29,7 @@ from pulsetrader.broker.errors import (
     OrderRejected,
     RateLimitError,
 )
+from pulsetrader.broker.http import HttpStatusError
 
 #: Alpaca's code for "forbidden" refusals of an order (buying power, quantity available).
 CODE_FORBIDDEN = 40310000
@@ -62,9 +65,8 @@ def parse_retry_after(
     return None
 
 
-def _body(error: APIError) -> tuple[int | None, str]:
+def _body(text: str) -> tuple[int | None, str]:
     """Alpaca's ``code`` and ``message`` from an error body, tolerating non-JSON bodies."""
-    text = str(error)
     try:
         data: Any = json.loads(text)
     except ValueError:
@@ -77,11 +79,17 @@ def _body(error: APIError) -> tuple[int | None, str]:
 
 
 def from_api_error(error: APIError, endpoint: str) -> BrokerError:
-    """Map an HTTP error response to our tree."""
-    status = error.status_code
-    code, message = _body(error)
+    """Map alpaca-py's error for an HTTP error response to our tree."""
     response = error.response
     headers: Mapping[str, str] = response.headers if response is not None else {}
+    return from_status(error.status_code, str(error), headers, endpoint)
+
+
+def from_status(
+    status: int | None, text: str, headers: Mapping[str, str], endpoint: str
+) -> BrokerError:
+    """Map an HTTP error response (status, body, headers) to our tree."""
+    code, message = _body(text)
     where = f"{endpoint}: "
     common: dict[str, Any] = {"status": status, "code": code, "endpoint": endpoint}
     if status == 401 or (status == 403 and code is None):
@@ -115,8 +123,23 @@ def map_exception(exc: BaseException, endpoint: str) -> BrokerError:
     """Map anything an SDK call raised to our tree (``BrokerError`` passes through)."""
     if isinstance(exc, BrokerError):
         return exc
+    if isinstance(exc, HttpStatusError):
+        return from_status(exc.status, exc.text, exc.headers, endpoint)
     if isinstance(exc, APIError):
         return from_api_error(exc, endpoint)
+    if isinstance(exc, TimeoutError):  # aiohttp's request timeouts are TimeoutErrors too
+        return BrokerTimeout(
+            f"{endpoint}: no answer from the broker in time ({_short(exc)})", endpoint=endpoint
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return BrokerUnavailable(
+            f"{endpoint}: cannot reach the broker ({_short(exc)}); check the network and the "
+            "ALPACA_*_URL settings",
+            endpoint=endpoint,
+        )
+    if isinstance(exc, aiohttp.ClientError):
+        # The connection was reset or closed before a whole answer arrived.
+        return BrokerUnavailable(f"{endpoint}: HTTP failure ({_short(exc)})", endpoint=endpoint)
     if isinstance(exc, requests.Timeout):
         return BrokerTimeout(
             f"{endpoint}: no answer from the broker in time ({exc})", endpoint=endpoint

@@ -1,35 +1,18 @@
-"""Building alpaca-py order requests from :class:`~pulsetrader.domain.intents.OrderIntent`."""
+"""The JSON body of ``POST /v2/orders`` for an :class:`~pulsetrader.domain.intents.OrderIntent`.
+
+Amounts go as decimal strings, the form Alpaca's documentation gives them in: exact, where a float
+(what alpaca-py's float-typed request models send) would round a Decimal with more than about 15
+significant digits.
+"""
 
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Any
-
-from alpaca.trading.enums import OrderClass as SdkOrderClass
-from alpaca.trading.enums import OrderSide as SdkOrderSide
-from alpaca.trading.enums import TimeInForce as SdkTimeInForce
-from alpaca.trading.requests import (
-    LimitOrderRequest,
-    MarketOrderRequest,
-    OrderRequest,
-    StopLimitOrderRequest,
-    StopLossRequest,
-    StopOrderRequest,
-    TakeProfitRequest,
-    TrailingStopOrderRequest,
-)
 
 from pulsetrader.domain.enums import OrderClass, OrderType
 from pulsetrader.domain.intents import MAX_CLIENT_ORDER_ID, OrderIntent
-
-_REQUEST_CLASSES: dict[OrderType, type[OrderRequest]] = {
-    OrderType.MARKET: MarketOrderRequest,
-    OrderType.LIMIT: LimitOrderRequest,
-    OrderType.STOP: StopOrderRequest,
-    OrderType.STOP_LIMIT: StopLimitOrderRequest,
-    OrderType.TRAILING_STOP: TrailingStopOrderRequest,
-}
+from pulsetrader.domain.money import decimal_str
 
 
 def new_client_order_id(prefix: str = "pt") -> str:
@@ -38,46 +21,53 @@ def new_client_order_id(prefix: str = "pt") -> str:
     return coid[:MAX_CLIENT_ORDER_ID]
 
 
-def _f(value: Decimal | None) -> float | None:
-    # alpaca-py's request models are float-typed; str() first keeps the shortest repr exact.
-    return None if value is None else float(str(value))
+def order_payload(intent: OrderIntent, client_order_id: str) -> dict[str, Any]:
+    """The request body for ``intent``. Every field Alpaca needs is set explicitly, nothing else.
 
-
-def build_order_request(intent: OrderIntent, client_order_id: str) -> OrderRequest:
-    """The SDK request for ``intent``. Every field Alpaca needs is set explicitly."""
-    fields: dict[str, Any] = {
+    Raises ValueError when the intent lacks a price its type needs (the intent's own checks
+    normally make that impossible).
+    """
+    body: dict[str, Any] = {
         "symbol": intent.symbol,
-        "side": SdkOrderSide(intent.side.value),
-        "time_in_force": SdkTimeInForce(intent.time_in_force.value),
+        "side": intent.side.value,
+        "type": intent.type.value,
+        "time_in_force": intent.time_in_force.value,
         "client_order_id": client_order_id,
     }
     if intent.qty is not None:
-        fields["qty"] = _f(intent.qty)
+        body["qty"] = decimal_str(intent.qty)
+    elif intent.notional is not None:
+        body["notional"] = decimal_str(intent.notional)
     else:
-        fields["notional"] = _f(intent.notional)
+        raise ValueError("an order needs qty or notional")
     if intent.extended_hours:
-        fields["extended_hours"] = True
-    if intent.type.needs_limit_price:
-        fields["limit_price"] = _f(intent.limit_price)
-    if intent.type.needs_stop_price:
-        fields["stop_price"] = _f(intent.stop_price)
+        body["extended_hours"] = True
+    for name, needed in (
+        ("limit_price", intent.type.needs_limit_price),
+        ("stop_price", intent.type.needs_stop_price),
+    ):
+        value = getattr(intent, name)
+        if needed and value is None:
+            raise ValueError(f"a {intent.type.value} order needs {name}")
+        if needed:
+            body[name] = decimal_str(value)
     if intent.type is OrderType.TRAILING_STOP:
         if intent.trail_price is not None:
-            fields["trail_price"] = _f(intent.trail_price)
+            body["trail_price"] = decimal_str(intent.trail_price)
+        elif intent.trail_percent is not None:
+            body["trail_percent"] = decimal_str(intent.trail_percent)
         else:
-            fields["trail_percent"] = _f(intent.trail_percent)
+            raise ValueError("a trailing_stop order needs trail_price or trail_percent")
     if intent.order_class is not OrderClass.SIMPLE:
-        fields["order_class"] = SdkOrderClass(intent.order_class.value)
+        body["order_class"] = intent.order_class.value
         if intent.take_profit_limit_price is not None:
-            fields["take_profit"] = TakeProfitRequest(
-                limit_price=float(str(intent.take_profit_limit_price))
-            )
+            body["take_profit"] = {"limit_price": decimal_str(intent.take_profit_limit_price)}
         if intent.stop_loss_stop_price is not None:
-            fields["stop_loss"] = StopLossRequest(
-                stop_price=float(str(intent.stop_loss_stop_price)),
-                limit_price=_f(intent.stop_loss_limit_price),
-            )
-    return _REQUEST_CLASSES[intent.type](**fields)
+            stop_loss = {"stop_price": decimal_str(intent.stop_loss_stop_price)}
+            if intent.stop_loss_limit_price is not None:
+                stop_loss["limit_price"] = decimal_str(intent.stop_loss_limit_price)
+            body["stop_loss"] = stop_loss
+    return body
 
 
 def is_duplicate_client_order_id(message: str) -> bool:
