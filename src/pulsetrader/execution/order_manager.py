@@ -229,9 +229,10 @@ class OrderManager:
         order = Order.from_intent(intent, coid, now=self.clock())
         # The intent is durable before the broker hears of it: a crash from here on is settled
         # by reconciliation, which asks the broker for this id instead of sending it again.
-        self.journal.record_intent(order, intent)
+        # The approval goes in the same commit.
+        self.journal.record_intent(order, intent, approved_at=decision.at, approval=decision.reason)
         self._remember(order)
-        self._record_decision(decision, coid)
+        self._notify(self._decision_listeners, decision)
         self.in_flight.add(coid)
         try:
             placed = await self.client.submit_order(intent, coid)

@@ -22,7 +22,14 @@ from pulsetrader.domain.position import Position
 class OrderJournal(Protocol):
     """The journal's order-side API (see :class:`pulsetrader.persistence.Journal`)."""
 
-    def record_intent(self, order: Order, intent: OrderIntent) -> None: ...
+    def record_intent(
+        self,
+        order: Order,
+        intent: OrderIntent,
+        *,
+        approved_at: datetime | None = None,
+        approval: str = "approved",
+    ) -> None: ...
 
     def record_order(self, order: Order) -> None: ...
 

@@ -30,11 +30,34 @@ _UPSERT_STATE = precompiled(
     )
 )
 
-_INSERT_DECISION = precompiled(
+INSERT_DECISION = precompiled(
     insert(risk_decisions).values(
         {c.name: bindparam(c.name) for c in risk_decisions.columns if c.name != "id"}
     )
 )
+
+
+def decision_row(
+    intent: OrderIntent,
+    approved: bool,
+    reason: str,
+    rule: str | None,
+    at: datetime | None,
+    client_order_id: str | None,
+) -> dict[str, Any]:
+    """The ``risk_decisions`` row for a decision on ``intent`` (as
+    :meth:`AuditLog.record_decision` writes it)."""
+    return {
+        "at": codec.ts(utcnow() if at is None else at),
+        "approved": bool(approved),
+        "reason": redactor.redact(reason),
+        "rule": rule,
+        "client_order_id": client_order_id or intent.client_order_id,
+        "symbol": intent.symbol,
+        "side": intent.side.value,
+        "strategy": intent.strategy,
+        "intent_json": codec.dumps(intent.to_dict()),
+    }
 
 
 def _action_row(
@@ -67,19 +90,9 @@ class AuditLog(JournalCore):
     ) -> None:
         """Journal a risk decision on ``intent``: approved or denied, the reason and the rule
         that decided (None for an approval by default), at ``at`` (default now)."""
-        row = {
-            "at": codec.ts(utcnow() if at is None else at),
-            "approved": bool(approved),
-            "reason": redactor.redact(reason),
-            "rule": rule,
-            "client_order_id": client_order_id or intent.client_order_id,
-            "symbol": intent.symbol,
-            "side": intent.side.value,
-            "strategy": intent.strategy,
-            "intent_json": codec.dumps(intent.to_dict()),
-        }
+        row = decision_row(intent, approved, reason, rule, at, client_order_id)
         with self._write_sql() as connection:
-            connection.execute(_INSERT_DECISION.text, row)
+            connection.execute(INSERT_DECISION.text, row)
 
     def decisions(
         self, limit: int = 100, denied_only: bool = False, offset: int = 0

@@ -41,6 +41,8 @@ class JournalCore:
             self._write_lock if shared_connection else nullcontext()
         )
         self._closed = False
+        #: Write transactions committed (the checkpointer's measure of WAL growth).
+        self.writes = 0
 
     def _check_open(self) -> None:
         if self._closed:
@@ -56,6 +58,7 @@ class JournalCore:
                     connection = self._write_connection = writer(self._engine).connect()
                 with connection.begin():
                     yield connection
+                self.writes += 1
             except (DBAPIError, sqlite3.Error) as exc:
                 # Rolled back. Start the next write on a fresh connection, in case this one
                 # is broken, and tell the caller in PulseTrader's terms: nothing was journaled.
@@ -89,6 +92,7 @@ class JournalCore:
                         raw.execute("ROLLBACK")
                     raise
                 raw.execute("COMMIT")
+                self.writes += 1
             except (DBAPIError, sqlite3.Error) as exc:
                 self._release_writer()
                 raise JournalError(f"journal write failed: {_reason(exc)}") from exc

@@ -17,6 +17,7 @@ from pulsetrader.domain.intents import OrderIntent
 from pulsetrader.domain.money import ZERO
 from pulsetrader.domain.orders import Order
 from pulsetrader.persistence import codec
+from pulsetrader.persistence.audit import INSERT_DECISION, decision_row
 from pulsetrader.persistence.base import JournalCore
 from pulsetrader.persistence.db import precompiled
 from pulsetrader.persistence.errors import DuplicateClientOrderId
@@ -158,10 +159,19 @@ def restore_executions(connection: Connection, loaded: Sequence[Order]) -> None:
 class OrderStore(JournalCore):
     """The ``orders`` and ``order_events`` tables."""
 
-    def record_intent(self, order: Order, intent: OrderIntent) -> None:
+    def record_intent(
+        self,
+        order: Order,
+        intent: OrderIntent,
+        *,
+        approved_at: datetime | None = None,
+        approval: str = "approved",
+    ) -> None:
         """Journal a new order and the intent it came from, before the broker is called.
 
-        One short transaction (committed, hence durable across a process kill, on return).
+        One short transaction (committed, hence durable across a process kill, on return). With
+        ``approved_at``, the risk manager's approval (``approval`` is its reason) is written in
+        the same transaction: the order path commits once before it calls the broker, not twice.
         Raises DuplicateClientOrderId, writing nothing, when the client_order_id is known, and
         ValueError when the intent names another client_order_id.
         """
@@ -171,10 +181,13 @@ class OrderStore(JournalCore):
                 f"{order.client_order_id!r}"
             )
         row = order_row(order, intent)
+        coid = order.client_order_id
         with self._write_sql() as connection:
-            inserted = connection.execute(_INSERT_ORDER.text, row).rowcount
-        if inserted != 1:
-            raise DuplicateClientOrderId(order.client_order_id)
+            if connection.execute(_INSERT_ORDER.text, row).rowcount != 1:
+                raise DuplicateClientOrderId(coid)  # rolled back: nothing written
+            if approved_at is not None:
+                decision = decision_row(intent, True, approval, None, approved_at, coid)
+                connection.execute(INSERT_DECISION.text, decision)
 
     def record_order(self, order: Order) -> None:
         """Write the order's current state: update its row, or insert one (intent NULL) for an

@@ -88,6 +88,29 @@ def test_duplicate_client_order_id_is_refused_and_changes_nothing(journal: Journ
     assert journal.count_orders() == 1
 
 
+def test_approval_is_written_with_the_intent_in_one_commit(journal: Journal) -> None:
+    order, intent = make_order("c1")
+    before = journal.writes
+    journal.record_intent(order, intent, approved_at=T0, approval="approved")
+    assert journal.writes == before + 1
+    [decision] = journal.decisions()
+    assert decision["approved"] is True
+    assert decision["client_order_id"] == "c1"
+    assert decision["reason"] == "approved"
+    assert decision["at"] == T0
+    assert journal.intent_of("c1") == intent
+
+
+def test_a_duplicate_with_its_approval_writes_neither(journal: Journal) -> None:
+    order, intent = make_order("c1")
+    journal.record_intent(order, intent)
+    other, other_intent = make_order("c1", qty=D(99))
+    with pytest.raises(DuplicateClientOrderId):
+        journal.record_intent(other, other_intent, approved_at=T0)
+    assert journal.decisions() == []
+    assert journal.count_orders() == 1
+
+
 def test_intent_naming_another_order_is_refused(journal: Journal) -> None:
     order, _ = make_order("c1")
     with pytest.raises(ValueError, match="c2"):

@@ -117,9 +117,18 @@ class FakeJournal:
         self.state: dict[str, str] = {}
         self.actions: list[tuple[str, str, Mapping[str, Any] | None, datetime | None]] = []
 
-    def record_intent(self, order: Order, intent: OrderIntent) -> None:
+    def record_intent(
+        self,
+        order: Order,
+        intent: OrderIntent,
+        *,
+        approved_at: datetime | None = None,
+        approval: str = "approved",
+    ) -> None:
         self.intents[order.client_order_id] = intent
         self.orders[order.client_order_id] = order
+        if approved_at is not None:
+            self.record_decision(intent, True, approval, None, approved_at, order.client_order_id)
 
     def record_order(self, order: Order) -> None:
         self.orders[order.client_order_id] = order
