@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -252,6 +253,12 @@ class Engine:
                 await self.stop()
             raise
         self.journal.record_action(ENGINE_ACTOR, "started", {"mode": mode}, self.now())
+        # What start-up built (modules, the object graph, caches) lives as long as the engine.
+        # Frozen, the cyclic collector stops re-scanning it: a full collection then costs what
+        # the objects made since cost, not a pause of tens of milliseconds on the loop while a
+        # tick waits. Unfrozen at stop, so nothing stays exempt after the engine is gone.
+        gc.collect()
+        gc.freeze()
         logger.info("engine started ({} mode)", mode)
 
     async def _connect(self) -> None:
@@ -324,6 +331,7 @@ class Engine:
         if self.stopped or not self.started:
             return
         self.stopped = True
+        gc.unfreeze()
         logger.info("engine stopping")
         settings = self.settings
         if self.runner is not None:
