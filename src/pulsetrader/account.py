@@ -2,9 +2,14 @@
 
 Reads are served from a TTL cache (concurrent misses share one request); a periodic task keeps
 the cache warm so strategies rarely wait on the broker. After anything that changes the account
-(a fill, a close), the order manager calls :meth:`AccountManager.invalidate` so the next read is
-fresh. Refresh failures are logged and reported, never raised into the refresh loop's caller:
-the last good snapshot stays readable through :attr:`last_account` / :attr:`last_positions`.
+(an accepted order, a fill), the order manager calls :meth:`AccountManager.mark_changed`: the
+next read is fresh, and a reload starts in the background. Refresh failures are logged and
+reported, never raised into the refresh loop's caller: the last good snapshot stays readable
+through :attr:`last_account` / :attr:`last_positions`.
+
+The risk check does not wait for those reloads: :meth:`AccountManager.risk_snapshot` hands it the
+newest snapshot with the count of changes it may not include, which the order manager applies
+itself (:mod:`pulsetrader.execution.unsettled`).
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ class AccountManager:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
+        self.ttl = ttl
+        self._monotonic = monotonic
         self._accounts: TtlCache[str, Account] = TtlCache(ttl, monotonic=monotonic)
         self._positions: TtlCache[str, dict[str, PositionSnapshot]] = TtlCache(
             ttl, monotonic=monotonic
@@ -49,6 +56,14 @@ class AccountManager:
         self._refresher = PeriodicTask("account-refresh", refresh_interval, self.refresh)
         self.last_account: Account | None = None
         self.last_positions: dict[str, PositionSnapshot] = {}
+        #: Changes marked so far (:meth:`mark_changed`); a snapshot requested after the n-th
+        #: includes the first n.
+        self.changes = 0
+        # For each of last_account and last_positions: the change count when its request went
+        # out, and when (monotonic) it arrived; None before the first.
+        self._account_seen, self._positions_seen = 0, 0
+        self._account_at: float | None = None
+        self._positions_at: float | None = None
         self._reloads: set[asyncio.Task[None]] = set()
         self._reload_scheduled = False
         self.reload_delay = reload_delay
@@ -91,27 +106,28 @@ class AccountManager:
         self._accounts.invalidate()
         self._positions.invalidate()
 
-    def mark_changed(self) -> None:
+    def mark_changed(self) -> int:
         """Something changed at the broker (an order accepted, a fill): forget the cached state
-        and reload it now in the background.
+        and reload it now in the background. Returns the change's number (:attr:`changes`).
 
         The next read never sees the state from before the change: it waits for the reload
         already under way (loads are shared) instead of starting its own. Reloading at once,
-        rather than at the next read, takes the broker's round trips off the order path: the
-        next order usually arrives after the reload has finished (see
-        ``benchmarks/bench_tick_to_order.py``).
+        rather than at the next read, takes the broker's round trips off the strategies' reads
+        (the risk check does not wait at all: :meth:`risk_snapshot`).
         """
+        self.changes += 1
         self.invalidate()
         if self._reload_scheduled:
-            return  # one reload, after the last of a burst (an accept and its fill)
+            return self.changes  # one reload, after the last of a burst (an accept and its fill)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop (a synchronous caller): the next read loads
-            return
+            return self.changes
         self._reload_scheduled = True
         task = loop.create_task(self._reload(), name="account-reload")
         self._reloads.add(task)
         task.add_done_callback(self._reloads.discard)
+        return self.changes
 
     async def _reload(self) -> None:
         # A short wait lets the changes that come together (a market order's acceptance and
@@ -125,14 +141,38 @@ class AccountManager:
         except BrokerError as exc:  # the next read tries again
             logger.debug("account reload after a change failed: {}", exc)
 
+    async def risk_snapshot(self) -> tuple[Account, dict[str, PositionSnapshot], int]:
+        """The newest account and positions, without waiting for a reload after a change, and
+        the number of changes they are known to include (later ones may be missing).
+
+        Loads (and waits) only for a part that is missing or older than the TTL: the broker's
+        own changes (prices, anything done outside this engine) still reach the risk check
+        within the TTL.
+        """
+        now = self._monotonic()
+        if self._account_at is None or now - self._account_at > self.ttl:
+            await self.get_account()
+        if self._positions_at is None or now - self._positions_at > self.ttl:
+            await self.get_positions()
+        assert self.last_account is not None
+        seen = min(self._account_seen, self._positions_seen)
+        return self.last_account, self.last_positions, seen
+
     async def _load_account(self) -> Account:
+        asked = self.changes
         account = await self.client.get_account()
-        self.last_account = account
+        # An answer to an earlier request that arrives late must not replace a newer one.
+        if self._account_at is None or asked >= self._account_seen:
+            self.last_account = account
+            self._account_seen, self._account_at = asked, self._monotonic()
         return account
 
     async def _load_positions(self) -> dict[str, PositionSnapshot]:
+        asked = self.changes
         positions = {p.symbol: p for p in await self.client.get_positions()}
-        self.last_positions = positions
+        if self._positions_at is None or asked >= self._positions_seen:
+            self.last_positions = positions
+            self._positions_seen, self._positions_at = asked, self._monotonic()
         return positions
 
     @property

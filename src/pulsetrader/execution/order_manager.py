@@ -55,6 +55,7 @@ from pulsetrader.domain.symbols import asset_class_of, order_symbol
 from pulsetrader.execution.book import BookedFill, ExecutionBook
 from pulsetrader.execution.ports import OrderJournal
 from pulsetrader.execution.reconcile import reconcile as run_reconciliation
+from pulsetrader.execution.unsettled import Unsettled
 from pulsetrader.market_data.feed import MarketDataFeed
 from pulsetrader.risk.decisions import Denied, RiskDecision
 from pulsetrader.risk.manager import RiskManager, count_positions_by_type
@@ -128,6 +129,8 @@ class OrderManager:
         self._positions_taken: dict[str, datetime] = {
             symbol: datetime.fromisoformat(at) for symbol, at in taken.items()
         }
+        # Our changes the account manager's last snapshot may not show yet (see unsettled.py).
+        self._unsettled = Unsettled()
         self._fill_listeners: list[FillListener] = []
         self._order_listeners: list[OrderListener] = []
         self._decision_listeners: list[DecisionListener] = []
@@ -264,7 +267,9 @@ class OrderManager:
         finally:
             self.in_flight.discard(coid)
         self._merge(order, placed)
-        self.accounts.mark_changed()
+        change = self.accounts.mark_changed()
+        if not decision.exit and decision.value is not None:
+            self._unsettled.accepted(change, decision.value)
         logger.info(
             "order {} accepted by the broker as {} ({})",
             coid,
@@ -282,8 +287,10 @@ class OrderManager:
             )
         else:
             try:
-                account = await self.accounts.get_account()
-                positions = await self.accounts.get_positions()
+                # The newest snapshot, without waiting for the reload our last order or fill
+                # started: what it may not show yet is applied here.
+                snapshot, broker_positions, seen = await self.accounts.risk_snapshot()
+                account, positions = self._unsettled.apply(snapshot, broker_positions, seen)
                 # The market price always: a limit or stop away from it is valued at the worse.
                 price = await self.feed.get_current_price(intent.symbol)
                 asset = await self._asset(intent.symbol)
@@ -582,7 +589,7 @@ class OrderManager:
                 logger.warning("fill {} not applied to its order: {}", fill.execution_id, exc)
         self.journal.save_positions(self.book.positions.values(), self.clock())
         self.journal.set_state(_WATERMARK, fill.timestamp.isoformat())
-        self.accounts.mark_changed()
+        self._unsettled.filled(self.accounts.mark_changed(), booked.fill)
         logger.info(
             "fill {} {} {} @ {} (order {}, position {}, realized {})",
             fill.side.value,

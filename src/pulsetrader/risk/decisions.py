@@ -8,19 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from pulsetrader.domain.intents import OrderIntent
-from pulsetrader.domain.money import isoformat_z
+from pulsetrader.domain.money import decimal_str, isoformat_z
 
 
 @dataclass(frozen=True, slots=True)
 class Approved:
-    """Every rule passed. ``exit`` is True when the order only reduces an existing position."""
+    """Every rule passed. ``exit`` is True when the order only reduces an existing position;
+    ``value`` is what the order was valued at (its quantity at the worst price it may plausibly
+    fill at, or its notional), None when it could not be valued."""
 
     intent: OrderIntent
     at: datetime
     exit: bool = False
+    value: Decimal | None = None
 
     approved: ClassVar[bool] = True
     reason: ClassVar[str] = "approved"
@@ -32,6 +36,7 @@ class Approved:
             "reason": self.reason,
             "rule": None,
             "exit": self.exit,
+            "value": decimal_str(self.value) if self.value is not None else None,
             "at": isoformat_z(self.at),
             "intent": self.intent.to_dict(),
         }

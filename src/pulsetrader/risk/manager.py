@@ -264,7 +264,7 @@ class RiskManager:
                 return deny(*denial)
         if not operator_exit:
             self._approvals.append(self.monotonic())
-        return Approved(intent, now, exit=exit_)
+        return Approved(intent, now, exit=exit_, value=value)
 
     @staticmethod
     def _unit_price(

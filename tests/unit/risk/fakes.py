@@ -67,11 +67,16 @@ class FakeAccounts:
     async def get_position(self, symbol: str) -> PositionSnapshot | None:
         return self.positions.get(order_symbol(symbol))
 
+    async def risk_snapshot(self) -> tuple[Account, dict[str, PositionSnapshot], int]:
+        # The test sets the broker's truth: it includes every change made so far.
+        return self.account, dict(self.positions), self.invalidations
+
     def invalidate(self) -> None:
         self.invalidations += 1
 
-    def mark_changed(self) -> None:
+    def mark_changed(self) -> int:
         self.invalidate()
+        return self.invalidations
 
 
 class FakeFeed:
