@@ -1,20 +1,21 @@
 """What AlpacaClient costs per call over the raw alpaca-py SDK, and what the caches save.
 
 (a) Overhead per call. The simulator runs in its own process (``pulsetrader sim`` on a free
-loopback port, fixed keys, rate limit off, a fixed session-open start), so it does not compete
-for this process's GIL. The same five calls go through the raw SDK (``TradingClient`` and
-``StockHistoricalDataClient`` with ``raw_data=True`` and ``url_override``: what AlpacaClient
-wraps, called directly and synchronously) and through :class:`AlpacaClient` (async facade,
-worker thread pool, client-side limiter, error mapping, one call hook, logging, conversion to
-domain types). AlpacaClient's limiter is off (``requests_per_minute=None``) so the figure is the
-wrapper, not a wait for budget; logging is configured as the engine does it, at INFO (the
-per-call DEBUG lines are filtered, not formatted). Calls are sequential, the same number for
-each variant, in rounds whose order rotates so drift in the machine or the simulator cancels out.
-A third variant splits the overhead: the raw SDK call run through ``loop.run_in_executor`` (the
-thread handoff any asyncio caller of a blocking SDK pays) versus everything AlpacaClient adds on
-top, of which the conversion to domain types is timed where it runs ("in place") and alone on a
-captured payload ("hot"). Reported: median and p99 wall time per call, the median overhead
-against the target, and the process's CPU time per call (all threads).
+loopback port, fixed keys, rate limit off, a fixed session-open start), so it does not compete for
+this process's GIL. The same five calls go through the raw SDK (``TradingClient`` and
+``StockHistoricalDataClient`` with ``raw_data=True`` and ``url_override``, called directly and
+synchronously: the leanest way to reach the same endpoints from Python, though one that blocks an
+event loop) and through :class:`AlpacaClient` (its own aiohttp transport on the event loop,
+client-side limiter, error mapping, one call hook, logging, conversion to domain types).
+AlpacaClient's limiter is off (``requests_per_minute=None``) so the figure is the wrapper, not a
+wait for budget; logging is configured as the engine does it, at INFO (the per-call DEBUG lines are
+filtered, not formatted). Calls are sequential, the same number for each variant, in rounds whose
+order rotates so drift in the machine or the simulator cancels out. A third variant is the raw SDK
+call run through ``loop.run_in_executor`` (the thread handoff any asyncio caller of a blocking SDK
+pays), a fourth the SDK with its own models on a worker thread (how an asyncio program would use
+it). The conversion to domain types is timed where it runs ("in place") and alone on a captured
+payload ("hot"). Reported: median and p99 wall time per call, the median overhead against the
+target, and the process's CPU time per call (all threads).
 
 (b) REST calls saved by the caches in a typical engine minute. A few strategies tick together
 several times a second; each asks :class:`AccountManager` for equity, buying power and positions
@@ -125,12 +126,13 @@ async def measure_overhead(base: str, args: argparse.Namespace) -> list[dict[str
     from alpaca.data.enums import DataFeed
     from alpaca.data.historical.stock import StockHistoricalDataClient
     from alpaca.data.requests import StockBarsRequest, StockLatestQuoteRequest
+    from alpaca.data.timeframe import TimeFrame
     from alpaca.trading.client import TradingClient
     from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
     from alpaca.trading.requests import GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
 
     from pulsetrader.broker import convert
-    from pulsetrader.broker.client import AlpacaClient, BrokerConfig, sdk_timeframe
+    from pulsetrader.broker.client import AlpacaClient, BrokerConfig
 
     trading = TradingClient(KEY, SECRET, paper=True, raw_data=True, url_override=base)
     stocks = StockHistoricalDataClient(KEY, SECRET, raw_data=True, url_override=base)
@@ -157,7 +159,7 @@ async def measure_overhead(base: str, args: argparse.Namespace) -> list[dict[str
     )
     client = AlpacaClient(config, hooks=[lambda outcome: calls.update([outcome.endpoint])])
     # Time the conversion to domain types where it really runs (on the loop, right after the
-    # worker thread's answer: colder caches than a tight loop over one payload).
+    # answer arrives: colder caches than a tight loop over one payload).
     converting = [0.0]
     convert_in_place = client._convert
 
@@ -171,7 +173,7 @@ async def measure_overhead(base: str, args: argparse.Namespace) -> list[dict[str
     client._convert = timed_convert  # type: ignore[method-assign]
     orders_request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, nested=True)
     bars_request = StockBarsRequest(
-        symbol_or_symbols="AAPL", timeframe=sdk_timeframe("1Min"), start=BARS_START,
+        symbol_or_symbols="AAPL", timeframe=TimeFrame.Minute, start=BARS_START,
         end=BARS_END, limit=args.bars, sort="asc", feed=DataFeed.IEX,
     )  # fmt: skip
     quote_request = StockLatestQuoteRequest(symbol_or_symbols="AAPL", feed=DataFeed.IEX)
@@ -284,10 +286,9 @@ def report_overhead(results: list[dict[str, Any]], args: argparse.Namespace) -> 
         print(
             f"broker overhead: {r['name']:<16} p50/p99 raw {raw * 1e3:5.2f}/"
             f"{r['raw_p99'] * 1e3:5.2f} ms, AlpacaClient {wrapped * 1e3:5.2f}/"
-            f"{r['wrapped_p99'] * 1e3:5.2f} ms: {(wrapped - raw) * 1e6:+5.0f} us/call = "
-            f"thread handoff {(hop - raw) * 1e6:+5.0f} us (raw SDK via run_in_executor "
-            f"{hop * 1e3:5.2f} ms) + wrapper {(wrapped - hop) * 1e6:+5.0f} us (of which "
-            f"conversion {r['convert'] * 1e6:3.0f} us in place, {r['convert_hot'] * 1e6:3.0f} us "
+            f"{r['wrapped_p99'] * 1e3:5.2f} ms: {(wrapped - raw) * 1e6:+5.0f} us/call "
+            f"(raw SDK via run_in_executor {hop * 1e3:5.2f} ms; conversion "
+            f"{r['convert'] * 1e6:3.0f} us in place, {r['convert_hot'] * 1e6:3.0f} us "
             f"hot); client CPU/call raw "
             f"{r['raw_cpu'] * 1e6:4.0f} us, AlpacaClient {r['wrapped_cpu'] * 1e6:4.0f} us; "
             f"overhead {overhead:+6.1%}; target <= {TARGET_OVERHEAD:.0%}: {verdict}"

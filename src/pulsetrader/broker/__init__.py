@@ -1,4 +1,4 @@
-"""The broker edge: the only package that imports alpaca-py's REST clients.
+"""The broker edge: the only package that talks to Alpaca's REST APIs.
 
 Everything above it sees domain types and :mod:`pulsetrader.broker.errors`.
 """

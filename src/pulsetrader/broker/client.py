@@ -1,23 +1,18 @@
 """AlpacaClient: the one place PulseTrader talks to Alpaca's REST APIs (paper, live or simulator).
 
-Two transports, pointed where :class:`BrokerConfig` says:
+Both APIs, trading (account, positions, orders, activities, clock, calendar, assets) and market
+data (bars with their pagination, latest trades and quotes), go through
+:class:`~pulsetrader.broker.http.AlpacaHttp`: JSON over aiohttp on the event loop itself, pointed
+where :class:`BrokerConfig` says. Not alpaca-py's REST clients: they are synchronous, and a
+worker-thread round trip per call cost more than the rest of the order path together (see that
+module). The requests are the ones alpaca-py sends; the simulator's contract suite checks the
+same endpoints through alpaca-py itself.
 
-* the trading API (account, positions, orders, activities, clock, calendar, assets) through
-  :class:`~pulsetrader.broker.http.AlpacaHttp`: JSON over aiohttp on the event loop itself. The
-  order path is latency-bound, and alpaca-py's synchronous ``TradingClient`` cost a worker-thread
-  round trip per call (see that module for the figures);
-* the market-data API (bars with their pagination, latest trades and quotes) through alpaca-py's
-  ``StockHistoricalDataClient`` and ``CryptoHistoricalDataClient``, on a worker thread from the
-  client's own pool, so the event loop never blocks and a hung socket cannot starve
-  ``asyncio.to_thread``'s shared pool. The SDK's own retry loop is switched off (``_retry = 0``):
-  ours is the only one.
-
-Around every call, whichever the transport:
+Around every call:
 
 * the client-side :class:`~pulsetrader.broker.limiter.RequestLimiter` (wait, do not fail);
 * a timeout;
-* error mapping to :mod:`pulsetrader.broker.errors` (no SDK, ``requests`` or aiohttp exception
-  escapes);
+* error mapping to :mod:`pulsetrader.broker.errors` (no aiohttp exception escapes);
 * a :class:`~pulsetrader.broker.hooks.CallOutcome` to every hook, and a log record;
 * :class:`~pulsetrader.broker.retry.RetryStrategy` for idempotent calls only.
 
@@ -31,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -39,20 +33,6 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import pandas as pd
-from alpaca.common.enums import Sort
-from alpaca.common.rest import RESTClient
-from alpaca.data.enums import DataFeed
-from alpaca.data.historical.crypto import CryptoHistoricalDataClient
-from alpaca.data.historical.stock import StockHistoricalDataClient
-from alpaca.data.requests import (
-    CryptoBarsRequest,
-    CryptoLatestQuoteRequest,
-    CryptoLatestTradeRequest,
-    StockBarsRequest,
-    StockLatestQuoteRequest,
-    StockLatestTradeRequest,
-)
-from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 from loguru import logger
 
 from pulsetrader.broker import convert
@@ -68,26 +48,21 @@ from pulsetrader.broker.errors import (
     TransientError,
 )
 from pulsetrader.broker.hooks import CallHook, CallOutcome
-from pulsetrader.broker.http import LIVE_URL, PAPER_URL, AlpacaHttp, Params
+from pulsetrader.broker.http import DATA_URL, LIVE_URL, PAPER_URL, AlpacaHttp, Params
 from pulsetrader.broker.limiter import RequestLimiter
+from pulsetrader.broker.marketdata import Pages, bars_path, entries, latest_path
 from pulsetrader.broker.orders import (
     is_duplicate_client_order_id,
     new_client_order_id,
     order_payload,
 )
 from pulsetrader.broker.retry import RetryStrategy
-from pulsetrader.broker.transport import (
-    HttpExchange,
-    InstrumentedSession,
-    begin_recording,
-    end_recording,
-)
 from pulsetrader.config import Mode, Settings
 from pulsetrader.domain.account import Account
 from pulsetrader.domain.errors import ConfigError
 from pulsetrader.domain.intents import OrderIntent
-from pulsetrader.domain.market import Bar, Quote, Timeframe, TimeframeUnit, Trade
-from pulsetrader.domain.money import decimal_str, ensure_utc, utcnow
+from pulsetrader.domain.market import Bar, Quote, Timeframe, Trade
+from pulsetrader.domain.money import decimal_str, ensure_utc, isoformat_z, utcnow
 from pulsetrader.domain.orders import Order
 from pulsetrader.domain.snapshots import (
     AssetInfo,
@@ -98,20 +73,12 @@ from pulsetrader.domain.snapshots import (
 )
 from pulsetrader.domain.symbols import is_crypto, order_symbol, position_symbol
 
-T = TypeVar("T")
-
 #: One attempt of a call: its result and the HTTP status of its (last) response.
 Attempt = Callable[[], Awaitable[tuple[Any, int | None]]]
 
-_QUERY_STATUSES = frozenset({"open", "closed", "all"})
+T = TypeVar("T")
 
-_SDK_UNITS = {
-    TimeframeUnit.MINUTE: TimeFrameUnit.Minute,
-    TimeframeUnit.HOUR: TimeFrameUnit.Hour,
-    TimeframeUnit.DAY: TimeFrameUnit.Day,
-    TimeframeUnit.WEEK: TimeFrameUnit.Week,
-    TimeframeUnit.MONTH: TimeFrameUnit.Month,
-}
+_QUERY_STATUSES = frozenset({"open", "closed", "all"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,23 +128,6 @@ class BrokerConfig:
         )
 
 
-def sdk_timeframe(timeframe: Timeframe | str) -> TimeFrame:
-    """Our timeframe as alpaca-py's ``TimeFrame``."""
-    tf = Timeframe.parse(timeframe) if isinstance(timeframe, str) else timeframe
-    return TimeFrame(tf.amount, _SDK_UNITS[tf.unit])
-
-
-def _invoke(fn: Callable[..., T], args: tuple[Any, ...]) -> tuple[bool, Any, list[HttpExchange]]:
-    """Run one SDK call in a worker thread, capturing its HTTP exchanges and any exception."""
-    records = begin_recording()
-    try:
-        return True, fn(*args), records
-    except Exception as exc:
-        return False, exc, records
-    finally:
-        end_recording()
-
-
 def _path_part(value: str) -> str:
     """An id or symbol as one URL path segment (``BTC/USD`` must not become two)."""
     return quote(value, safe="")
@@ -197,7 +147,7 @@ class AlpacaClient:
         *,
         retry: RetryStrategy | None = None,
         hooks: Iterable[CallHook] = (),
-        max_workers: int = 8,
+        connections: int = 8,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.config = config
@@ -206,35 +156,25 @@ class AlpacaClient:
         self.clock = clock
         self.retry = retry or RetryStrategy()
         self._hooks: list[CallHook] = list(hooks)
-        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="alpaca")
         self.trading_limiter = RequestLimiter(config.requests_per_minute)
         self.data_limiter = RequestLimiter(config.requests_per_minute)
-        # A whole SDK call may span several HTTP requests (pages); each has config.timeout.
-        self.call_timeout = config.timeout * 3 + 1
+        # Each request has config.timeout; this bounds an attempt as a whole besides.
+        self.call_timeout = config.timeout + 1
         self._closed = False
-        self._feed = DataFeed(config.feed)
         key, secret = config.key_id, config.secret_key
         self._trading = AlpacaHttp(
             config.trading_url or (PAPER_URL if config.paper else LIVE_URL),
             key,
             secret,
             timeout=config.timeout,
-            connections=max_workers,
+            connections=connections,
         )
-        self._stocks = StockHistoricalDataClient(
-            key, secret, raw_data=True, url_override=config.data_url
-        )
-        self._crypto = CryptoHistoricalDataClient(
-            key, secret, raw_data=True, url_override=config.data_url
-        )
-        for sdk in (self._stocks, self._crypto):
-            self._instrument(sdk)
-
-    def _instrument(self, sdk: RESTClient) -> None:
-        sdk._retry = 0  # our RetryStrategy is the only retry loop
-        sdk._session.close()
-        sdk._session = InstrumentedSession(
-            self.config.timeout, pool_size=self._executor._max_workers
+        self._data = AlpacaHttp(
+            config.data_url or DATA_URL,
+            key,
+            secret,
+            timeout=config.timeout,
+            connections=connections,
         )
 
     def add_hook(self, hook: CallHook) -> None:
@@ -242,12 +182,10 @@ class AlpacaClient:
         self._hooks.append(hook)
 
     async def close(self) -> None:
-        """Release the worker threads and HTTP connections."""
+        """Close the HTTP connections; calls after this fail with BrokerError."""
         self._closed = True
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        for sdk in (self._stocks, self._crypto):
-            sdk._session.close()
         await self._trading.close()
+        await self._data.close()
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -277,8 +215,6 @@ class AlpacaClient:
                 )
             else:  # the transport's own (per-request) timeout
                 error = map_exception(exc, endpoint)
-        except RuntimeError as exc:  # executor shut down: the client is closed
-            error = BrokerError(f"{endpoint}: client is closed ({exc})", endpoint=endpoint)
         except Exception as exc:
             error = map_exception(exc, endpoint)
             status = error.status
@@ -296,23 +232,23 @@ class AlpacaClient:
         logger.debug("broker ← {} {} in {:.1f} ms", endpoint, status, seconds * 1e3)
         return value
 
-    def _sdk(self, fn: Callable[..., Any], *args: Any) -> Attempt:
-        """An attempt that runs an alpaca-py data call on a worker thread."""
-
-        async def attempt() -> tuple[Any, int | None]:
-            loop = asyncio.get_running_loop()
-            ok, value, records = await loop.run_in_executor(self._executor, _invoke, fn, args)
-            if not ok:
-                raise value
-            return value, (records[-1].status if records else None)
-
-        return attempt
-
     def _api(
         self, method: str, path: str, params: Params | None = None, body: Any = None
     ) -> Attempt:
-        """An attempt that sends one request to the trading API on the event loop."""
-        return lambda: self._trading.request(method, path, params=params, body=body)
+        """An attempt that sends one request to the trading API (``/v2`` + ``path``)."""
+        return lambda: self._trading.request(method, "/v2" + path, params=params, body=body)
+
+    def _market(self, path: str, params: Params) -> Attempt:
+        """An attempt that asks the market-data API for one page."""
+        return lambda: self._data.request("GET", path, params=params)
+
+    async def _market_pages(self, path: str, params: Params, limit: int | None) -> dict[str, Any]:
+        """Every page of one market-data query (each page retried on its own): rows by symbol."""
+        pages = Pages(params, limit)
+        while (page_params := pages.next_params()) is not None:
+            page = await self._read("get_bars", self._market(path, page_params), data=True)
+            self._convert("get_bars", pages.add, page)
+        return pages.rows
 
     def _report(self, outcome: CallOutcome) -> None:
         for hook in self._hooks:
@@ -400,28 +336,33 @@ class AlpacaClient:
             limit = wanted
         else:
             start_at = ensure_utc(start)
-        params: dict[str, Any] = {
-            "symbol_or_symbols": symbol,
-            "timeframe": sdk_timeframe(tf),
-            "start": start_at,
-            "end": end_at,
-            "limit": limit,
-            "sort": Sort.DESC if newest_first else Sort.ASC,
-        }
-        raw: Any
-        if is_crypto(symbol):
-            raw = await self._read(
-                "get_bars",
-                self._sdk(self._crypto.get_crypto_bars, CryptoBarsRequest(**params)),
-                data=True,
-            )
-        else:
-            request = StockBarsRequest(**params, feed=self._feed)
-            raw = await self._read(
-                "get_bars", self._sdk(self._stocks.get_stock_bars, request), data=True
-            )
-        rows = (raw or {}).get(symbol) or []
+        crypto = is_crypto(symbol)
+        params = self._bar_params(
+            [symbol], tf, start_at, end_at, "desc" if newest_first else "asc", crypto
+        )
+        raw = await self._market_pages(bars_path(crypto), params, limit)
+        rows = raw.get(symbol) or []
         return self._convert("get_bars", convert.bars_frame, rows)
+
+    def _bar_params(
+        self,
+        symbols: Sequence[str],
+        timeframe: Timeframe | str,
+        start: datetime,
+        end: datetime | None,
+        sort: str,
+        crypto: bool,
+    ) -> Params:
+        return {
+            "symbols": ",".join(symbols),
+            "timeframe": str(
+                Timeframe.parse(timeframe) if isinstance(timeframe, str) else timeframe
+            ),
+            "start": isoformat_z(start),
+            "end": isoformat_z(end) if end is not None else None,
+            "sort": sort,
+            "feed": None if crypto else self.config.feed,
+        }
 
     async def get_bar_history(
         self,
@@ -441,28 +382,14 @@ class AlpacaClient:
         crypto = {is_crypto(s) for s in wanted}
         if len(crypto) > 1:
             raise InvalidRequest("get_bar_history: stocks and crypto need separate calls")
-        params: dict[str, Any] = {
-            "symbol_or_symbols": wanted,
-            "timeframe": sdk_timeframe(timeframe),
-            "start": ensure_utc(start),
-            "end": ensure_utc(end),
-            "sort": Sort.ASC,
-        }
-        raw: Any
-        if crypto.pop():
-            raw = await self._read(
-                "get_bars",
-                self._sdk(self._crypto.get_crypto_bars, CryptoBarsRequest(**params)),
-                data=True,
-            )
-        else:
-            request = StockBarsRequest(**params, feed=self._feed)
-            raw = await self._read(
-                "get_bars", self._sdk(self._stocks.get_stock_bars, request), data=True
-            )
         end_at = ensure_utc(end)
+        is_crypto_query = crypto.pop()
+        params = self._bar_params(
+            wanted, timeframe, ensure_utc(start), end_at, "asc", is_crypto_query
+        )
+        raw = await self._market_pages(bars_path(is_crypto_query), params, None)
         out: dict[str, list[Bar]] = {}
-        for symbol, rows in (raw or {}).items():
+        for symbol, rows in raw.items():
             bars = [self._convert("get_bars", convert.bar_from_wire, symbol, r) for r in rows]
             bars = sorted((b for b in bars if b.timestamp < end_at), key=lambda b: b.timestamp)
             if bars:
@@ -472,17 +399,13 @@ class AlpacaClient:
     async def _latest(self, endpoint: str, kind: str, symbol: str) -> Any:
         """The raw latest ``kind`` ("trade" or "quote") of one symbol; NotFound when absent."""
         symbol = order_symbol(symbol)
-        request: Any
-        if is_crypto(symbol):
-            crypto = {"trade": CryptoLatestTradeRequest, "quote": CryptoLatestQuoteRequest}[kind]
-            request = crypto(symbol_or_symbols=symbol)
-            call = getattr(self._crypto, f"get_crypto_latest_{kind}")
-        else:
-            stock = {"trade": StockLatestTradeRequest, "quote": StockLatestQuoteRequest}[kind]
-            request = stock(symbol_or_symbols=symbol, feed=self._feed)
-            call = getattr(self._stocks, f"get_stock_latest_{kind}")
-        raw = await self._read(endpoint, self._sdk(call, request), data=True)
-        if not raw or symbol not in raw:
+        crypto = is_crypto(symbol)
+        params: Params = {"symbols": symbol, "feed": None if crypto else self.config.feed}
+        page = await self._read(
+            endpoint, self._market(latest_path(kind, crypto), params), data=True
+        )
+        raw = self._convert(endpoint, entries, page)
+        if symbol not in raw:
             raise NotFound(f"{endpoint}: no {kind} for {symbol}", endpoint=endpoint)
         return raw[symbol]
 
@@ -648,8 +571,8 @@ class AlpacaClient:
             "status": status,
             "limit": limit,
             "symbols": ",".join(order_symbol(s) for s in symbols) if symbols else None,
-            "after": ensure_utc(after).isoformat() if after is not None else None,
-            "until": ensure_utc(until).isoformat() if until is not None else None,
+            "after": isoformat_z(after) if after is not None else None,
+            "until": isoformat_z(until) if until is not None else None,
             "nested": nested,
         }
         raw = await self._read("list_orders", self._api("GET", "/orders", params))
@@ -713,7 +636,7 @@ class AlpacaClient:
         for _ in range(max_pages):
             params: dict[str, Any] = {"direction": "asc", "page_size": 100}
             if after is not None:
-                params["after"] = ensure_utc(after).isoformat()
+                params["after"] = isoformat_z(after)
             if token is not None:
                 params["page_token"] = token
             rows: Any = await self._read(

@@ -1,9 +1,8 @@
-"""Alpaca's wire payloads (as alpaca-py returns them with ``raw_data=True``) to domain types.
+"""Alpaca's wire payloads (the JSON as sent) to domain types.
 
-The client asks the SDK for raw dicts rather than its pydantic models: Alpaca sends numbers as
-strings, and parsing those strings straight into ``Decimal`` is both exact and cheaper than the
-SDK's float-typed models (which would lose digits we then have to recover). Every function here
-is pure, and raises ``ValueError``/``KeyError`` on a payload it cannot read; the client turns that
+Alpaca sends numbers as strings, and parsing those strings straight into ``Decimal`` is both
+exact and cheaper than alpaca-py's float-typed models (which would lose digits we then have to
+recover). Every function here is pure, and raises ``ValueError``/``KeyError`` on a payload it cannot read; the client turns that
 into a :class:`~pulsetrader.broker.errors.BrokerError`.
 """
 

@@ -1,5 +1,5 @@
-"""Turning whatever alpaca-py, ``requests`` or aiohttp raised into one of
-:mod:`pulsetrader.broker.errors`.
+"""Turning whatever a broker call raised (an HTTP error answer, an aiohttp failure, a timeout)
+into one of :mod:`pulsetrader.broker.errors`.
 
 The decision uses the HTTP status first and Alpaca's error code second (403 means both "bad
 credentials" and "insufficient buying power" at Alpaca; the body's code tells them apart).
@@ -15,8 +15,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
-import requests
-from alpaca.common.exceptions import APIError
 
 from pulsetrader.broker.errors import (
     AuthenticationError,
@@ -78,13 +76,6 @@ def _body(text: str) -> tuple[int | None, str]:
     return (code if isinstance(code, int) else None), str(message)
 
 
-def from_api_error(error: APIError, endpoint: str) -> BrokerError:
-    """Map alpaca-py's error for an HTTP error response to our tree."""
-    response = error.response
-    headers: Mapping[str, str] = response.headers if response is not None else {}
-    return from_status(error.status_code, str(error), headers, endpoint)
-
-
 def from_status(
     status: int | None, text: str, headers: Mapping[str, str], endpoint: str
 ) -> BrokerError:
@@ -120,13 +111,11 @@ def from_status(
 
 
 def map_exception(exc: BaseException, endpoint: str) -> BrokerError:
-    """Map anything an SDK call raised to our tree (``BrokerError`` passes through)."""
+    """Map anything a broker call raised to our tree (``BrokerError`` passes through)."""
     if isinstance(exc, BrokerError):
         return exc
     if isinstance(exc, HttpStatusError):
         return from_status(exc.status, exc.text, exc.headers, endpoint)
-    if isinstance(exc, APIError):
-        return from_api_error(exc, endpoint)
     if isinstance(exc, TimeoutError):  # aiohttp's request timeouts are TimeoutErrors too
         return BrokerTimeout(
             f"{endpoint}: no answer from the broker in time ({_short(exc)})", endpoint=endpoint
@@ -140,25 +129,13 @@ def map_exception(exc: BaseException, endpoint: str) -> BrokerError:
     if isinstance(exc, aiohttp.ClientError):
         # The connection was reset or closed before a whole answer arrived.
         return BrokerUnavailable(f"{endpoint}: HTTP failure ({_short(exc)})", endpoint=endpoint)
-    if isinstance(exc, requests.Timeout):
-        return BrokerTimeout(
-            f"{endpoint}: no answer from the broker in time ({exc})", endpoint=endpoint
-        )
-    if isinstance(exc, requests.ConnectionError):
-        return BrokerUnavailable(
-            f"{endpoint}: cannot reach the broker ({_short(exc)}); check the network and the "
-            "ALPACA_*_URL settings",
-            endpoint=endpoint,
-        )
-    if isinstance(exc, requests.RequestException):
-        return BrokerUnavailable(f"{endpoint}: HTTP failure ({_short(exc)})", endpoint=endpoint)
     if isinstance(exc, json.JSONDecodeError):
         return BrokerUnavailable(
             f"{endpoint}: the broker sent a response that is not JSON ({exc.msg})",
             endpoint=endpoint,
         )
     if isinstance(exc, (ValueError, TypeError)):
-        # The SDK validates request models with pydantic (a ValueError subclass) before sending.
+        # A request that could not be built (a value the transport cannot encode).
         return InvalidRequest(f"{endpoint}: invalid request ({_short(exc)})", endpoint=endpoint)
     return BrokerError(
         f"{endpoint}: unexpected {type(exc).__name__}: {_short(exc)}", endpoint=endpoint

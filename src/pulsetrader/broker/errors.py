@@ -1,4 +1,4 @@
-"""The errors the broker edge raises. No alpaca-py or ``requests`` exception gets past it.
+"""The errors the broker edge raises. No aiohttp or transport exception gets past it.
 
 ::
 

@@ -1,14 +1,16 @@
-"""Alpaca's trading API over HTTP on the event loop (aiohttp), instead of alpaca-py's ``requests``.
+"""Alpaca's REST APIs over HTTP on the event loop (aiohttp), instead of alpaca-py's ``requests``.
 
-Why not the SDK here: alpaca-py's ``TradingClient`` is synchronous, so every call crossed to a
-worker thread and back. On the order path that hop and ``requests``' own layers cost about 0.6 ms
-of the 2 ms tick-to-order budget, and the worker threads parsing account reloads competed with
-the event loop for the GIL at the moments an order was being sent
+Why not the SDK: alpaca-py's REST clients are synchronous, so every call crossed to a worker
+thread and back. On the order path that hop and ``requests``' own layers cost about 0.6 ms of the
+2 ms tick-to-order budget, and the worker threads parsing account reloads competed with the
+event loop for the GIL at the moments an order was being sent
 (``benchmarks/bench_tick_to_order.py``). Here a request is written to a kept-alive connection by
 the loop itself, a few tens of microseconds after it is asked for.
 
 What it keeps of alpaca-py's behaviour, so the broker sees the same requests: URLs are
-``<base>/v2<path>`` with the paper or live base unless overridden; the key pair goes in the
+``<base><path>``, the path starting with the API version (``/v2/account``,
+``/v1beta3/crypto/us/bars``), with Alpaca's paper, live or data base unless overridden; the key
+pair goes in the
 ``APCA-API-KEY-ID`` / ``APCA-API-SECRET-KEY`` headers; GET and DELETE carry query parameters,
 other methods a JSON body; redirects are never followed (a mistyped ``http://`` override must
 fail, not have a POST turned into a GET); an answer of 400 or more is an error carrying the body;
@@ -38,7 +40,7 @@ from pulsetrader import __version__
 
 PAPER_URL = "https://paper-api.alpaca.markets"
 LIVE_URL = "https://api.alpaca.markets"
-API_VERSION = "v2"
+DATA_URL = "https://data.alpaca.markets"
 
 Params = Mapping[str, str | int | float | bool | None]
 
@@ -84,7 +86,7 @@ class AlpacaHttp:
         timeout: float = 10.0,
         connections: int = 8,
     ) -> None:
-        self.base = f"{base_url.rstrip('/')}/{API_VERSION}"
+        self.base = base_url.rstrip("/")
         self._headers = {
             "APCA-API-KEY-ID": key_id,
             "APCA-API-SECRET-KEY": secret_key,
@@ -147,7 +149,7 @@ class AlpacaHttp:
                 raise HttpStatusError(
                     status,
                     f"redirected to {response.headers.get('Location', '?')}; check the "
-                    "ALPACA_TRADING_URL setting (https, no trailing path)",
+                    "ALPACA_TRADING_URL and ALPACA_DATA_URL settings (https, no trailing path)",
                     response.headers,
                 )
         return (json.loads(raw) if raw.strip() else None), status

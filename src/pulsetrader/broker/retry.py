@@ -4,9 +4,9 @@ Only :class:`~pulsetrader.broker.errors.TransientError` is retried: a 4xx will f
 again, and retrying it only burns the rate-limit budget. A ``retry_after`` the broker gave (429's
 ``Retry-After`` / ``X-RateLimit-Reset``) is a floor under the computed delay.
 
-alpaca-py's own retry loop (429/504, three times, sleeping in the worker thread) is switched off
-by :class:`~pulsetrader.broker.client.AlpacaClient`, so this is the only place attempts are
-counted and the configured ``max_attempts`` is what the broker sees.
+The transport retries nothing itself (unlike alpaca-py's REST clients, which re-send 429s and
+504s, POST /orders included), so this is the only place attempts are counted and the configured
+``max_attempts`` is what the broker sees.
 
 Order submissions never go through here: re-sending an order is only safe after asking the broker
 whether it already has it, which :meth:`AlpacaClient.submit_order` does itself.

@@ -70,7 +70,7 @@ async def test_a_post_whose_connection_dies_is_sent_once(server: Server) -> None
     server.handler = drop_connection
     try:
         with pytest.raises(aiohttp.ClientError):
-            await http.request("POST", "/orders", body={"client_order_id": "c1"})
+            await http.request("POST", "/v2/orders", body={"client_order_id": "c1"})
     finally:
         await http.close()
     assert [(m, p) for m, p, _, _ in server.seen] == [("POST", "/v2/orders")]
@@ -110,7 +110,7 @@ async def test_a_redirect_is_an_error_not_followed(server: Server) -> None:
     server.handler = lambda _: web.Response(status=307, headers={"Location": "/elsewhere"})
     try:
         with pytest.raises(HttpStatusError) as info:
-            await http.request("POST", "/orders", body={})
+            await http.request("POST", "/v2/orders", body={})
     finally:
         await http.close()
     assert info.value.status == 307
@@ -129,7 +129,7 @@ async def test_requests_carry_the_key_pair_and_alpaca_query_forms(server: Server
     server.handler = handler
     try:
         value, status = await http.request(
-            "DELETE", "/positions", params={"cancel_orders": True, "qty": None, "limit": 5}
+            "DELETE", "/v2/positions", params={"cancel_orders": True, "qty": None, "limit": 5}
         )
     finally:
         await http.close()
@@ -160,7 +160,7 @@ def test_one_client_serves_event_loops_one_after_another() -> None:
 
         async def once() -> Any:
             try:
-                return await http.request("GET", "/clock")
+                return await http.request("GET", "/v2/clock")
             finally:
                 await http.close()
 
