@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
@@ -42,10 +41,8 @@ class JournalCore:
             self._write_lock if shared_connection else nullcontext()
         )
         self._closed = False
-        #: Write transactions committed, and when the latest was (monotonic seconds): what
-        #: the WAL checkpointer goes by.
+        #: Write transactions committed (the checkpointer's measure of WAL growth).
         self.writes = 0
-        self.last_write = time.monotonic()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -61,7 +58,7 @@ class JournalCore:
                     connection = self._write_connection = writer(self._engine).connect()
                 with connection.begin():
                     yield connection
-                self._committed()
+                self.writes += 1
             except (DBAPIError, sqlite3.Error) as exc:
                 # Rolled back. Start the next write on a fresh connection, in case this one
                 # is broken, and tell the caller in PulseTrader's terms: nothing was journaled.
@@ -95,14 +92,10 @@ class JournalCore:
                         raw.execute("ROLLBACK")
                     raise
                 raw.execute("COMMIT")
-                self._committed()
+                self.writes += 1
             except (DBAPIError, sqlite3.Error) as exc:
                 self._release_writer()
                 raise JournalError(f"journal write failed: {_reason(exc)}") from exc
-
-    def _committed(self) -> None:
-        self.writes += 1
-        self.last_write = time.monotonic()
 
     def _release_writer(self) -> None:
         with self._write_lock:

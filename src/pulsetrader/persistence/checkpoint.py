@@ -1,23 +1,18 @@
-"""WAL checkpoints off the hot path: seldom, and in the quiet moments between writes.
+"""WAL checkpoints off the hot path, and seldom.
 
 SQLite's automatic checkpoint runs inside the commit that pushes the WAL past 1000 pages, and a
 checkpoint fsyncs: that one commit of ``record_intent`` would take milliseconds, on the event
 loop. The journal turns automatic checkpoints off (see :mod:`.db`) and this daemon thread runs a
 PASSIVE checkpoint on its own connection instead; the sqlite3 module releases the GIL while
-SQLite works, and in WAL mode a checkpoint does not take the writer's lock.
+SQLite works, and in WAL mode a checkpoint does not block the writer's locks.
 
-It still stalls the writer: while a checkpoint's fsyncs run (5 to 20 ms here), the file system
-holds back the WAL writes of commits made meanwhile. Checkpointing every second put one order in
-a hundred behind such a stall (``benchmarks/bench_tick_to_order.py``: the intent's commit went
-from 0.4 to 1.2 ms at p99, 5 ms at worst; with the fsyncs switched off, for the experiment, the
-stalls were gone). So a checkpoint runs when
-
-* it is worth one: ``min_writes`` write transactions have gone into the WAL since the last, or
-  ``max_age`` seconds have passed with any; and
-* the journal has been quiet for ``quiet`` seconds, so no order is likely to be mid-commit;
-
-or, quiet or not, when it is overdue: ``max_writes`` transactions, or five times ``max_age``.
-That bounds the WAL (a few tens of megabytes at the most) under trading that never pauses.
+It still slows the writer: while the checkpoint's fsync runs (about 5 ms here), the file system
+holds back the WAL writes of commits made meanwhile. Checkpointing every second put about one
+order in a hundred behind such a stall (``benchmarks/bench_tick_to_order.py``: the intent's
+commit went from 0.3 to 1.2 ms at p99). So a checkpoint runs only once ``min_writes`` write
+transactions have gone into the WAL since the last one, or ``max_age`` seconds have passed with
+any: a few seconds apart under heavy trading, a minute apart otherwise, which keeps the WAL to a
+few megabytes either way.
 
 Durability does not depend on it: a committed transaction is in the WAL, which SQLite replays
 on the next open after a crash. Closing runs a final TRUNCATE checkpoint, leaving an empty WAL.
@@ -32,46 +27,35 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-DEFAULT_INTERVAL = 0.1
-#: Write transactions worth a checkpoint (a commit on the order path adds a few WAL pages).
+DEFAULT_INTERVAL = 1.0
+#: Write transactions between checkpoints (a commit on the order path adds a few WAL pages).
 DEFAULT_MIN_WRITES = 500
-#: Seconds after which any write is worth a checkpoint.
+#: Seconds at most between checkpoints while anything is written.
 DEFAULT_MAX_AGE = 60.0
-#: Seconds without a write before a checkpoint may start.
-DEFAULT_QUIET = 0.25
-#: Write transactions past which a checkpoint runs, quiet or not.
-DEFAULT_MAX_WRITES = 5000
 
 
 class Checkpointer:
-    """Runs ``PRAGMA wal_checkpoint`` on ``engine`` when :meth:`due`, until stopped.
+    """Runs ``PRAGMA wal_checkpoint`` on ``engine`` when enough has been written, until stopped.
 
-    ``writes`` counts the write transactions committed so far and ``last_write`` is when the
-    latest was (monotonic seconds; the journal keeps both); they are looked at every
-    ``interval`` seconds.
+    ``writes`` counts the write transactions committed so far (the journal's counter); it is
+    looked at every ``interval`` seconds.
     """
 
     def __init__(
         self,
         engine: Engine,
         writes: Callable[[], int],
-        last_write: Callable[[], float],
         *,
         interval: float = DEFAULT_INTERVAL,
         min_writes: int = DEFAULT_MIN_WRITES,
         max_age: float = DEFAULT_MAX_AGE,
-        quiet: float = DEFAULT_QUIET,
-        max_writes: int = DEFAULT_MAX_WRITES,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
         self._writes = writes
-        self._last_write = last_write
         self._interval = interval
         self.min_writes = min_writes
         self.max_age = max_age
-        self.quiet = quiet
-        self.max_writes = max_writes
         self._monotonic = monotonic
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="journal-checkpoint", daemon=True)
@@ -96,16 +80,11 @@ class Checkpointer:
         return True
 
     def due(self) -> bool:
-        """Whether a checkpoint should run now (see the module docstring for the rule)."""
+        """Whether enough was written, or long enough ago, for a checkpoint to earn its fsync."""
         pending = self._writes() - self._last_writes
         if pending <= 0:
             return False
-        now = self._monotonic()
-        age = now - self._last_at
-        if pending >= self.max_writes or age >= self.max_age * 5:
-            return True
-        worth_it = pending >= self.min_writes or age >= self.max_age
-        return worth_it and now - self._last_write() >= self.quiet
+        return pending >= self.min_writes or self._monotonic() - self._last_at >= self.max_age
 
     def stop(self) -> None:
         """Stop the thread and fold the WAL into the database file (idempotent)."""

@@ -59,9 +59,7 @@ class Journal(OrderStore, Ledger, AuditLog, CommandQueue):
         except BaseException:
             engine.dispose()
             raise
-        self._checkpointer = (
-            None if memory else Checkpointer(engine, lambda: self.writes, lambda: self.last_write)
-        )
+        self._checkpointer = None if memory else Checkpointer(engine, lambda: self.writes)
         if self._checkpointer is not None:
             self._checkpointer.start()
 
