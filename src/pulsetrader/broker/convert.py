@@ -2,8 +2,8 @@
 
 Alpaca sends numbers as strings, and parsing those strings straight into ``Decimal`` is both
 exact and cheaper than alpaca-py's float-typed models (which would lose digits we then have to
-recover). Every function here is pure, and raises ``ValueError``/``KeyError`` on a payload it cannot read; the client turns that
-into a :class:`~pulsetrader.broker.errors.BrokerError`.
+recover). Every function here is pure, and raises ``ValueError``/``KeyError`` on a payload it
+cannot read; the client turns that into a :class:`~pulsetrader.broker.errors.BrokerError`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ order in a hundred behind such a stall (``benchmarks/bench_tick_to_order.py``: t
 commit went from 0.3 to 1.2 ms at p99). So a checkpoint runs only once ``min_writes`` write
 transactions have gone into the WAL since the last one, or ``max_age`` seconds have passed with
 any: a few seconds apart under heavy trading, a minute apart otherwise, which keeps the WAL to a
-few megabytes either way.
+few megabytes either way. The stalls remain (a few per minute of heavy trading, a few ms each
+on this machine's disk); waiting for a quiet moment between writes was tried and did not help:
+under trading that never pauses, the checkpoints it put off grew larger and stalled longer.
 
 Durability does not depend on it: a committed transaction is in the WAL, which SQLite replays
 on the next open after a crash. Closing runs a final TRUNCATE checkpoint, leaving an empty WAL.
