@@ -93,15 +93,16 @@ async def pnl(engine: Engine, since: date | None = None) -> dict[str, Any]:
 
 
 def equity(engine: Engine, since: datetime | None, limit: int) -> dict[str, Any]:
-    """The ``/api/equity`` JSON, oldest first.
-
-    The journal's curve does not return the cash column yet, so ``cash`` is None.
-    """
-    points = engine.journal.equity_curve(since=since, limit=limit)
+    """The ``/api/equity`` JSON, oldest first (``cash`` None for a sample recorded without)."""
+    points = engine.journal.equity_samples(since=since, limit=limit)
     return {
         "points": [
-            {"at": isoformat_z(at), "equity": decimal_str(value), "cash": None}
-            for at, value in points
+            {
+                "at": isoformat_z(at),
+                "equity": decimal_str(value),
+                "cash": None if cash is None else decimal_str(cash),
+            }
+            for at, value, cash in points
         ]
     }
 

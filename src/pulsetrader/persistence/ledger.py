@@ -224,14 +224,25 @@ class Ledger(JournalCore):
         self, since: datetime | None = None, limit: int | None = None
     ) -> list[tuple[datetime, Decimal]]:
         """``(time, equity)`` samples, oldest first; ``limit`` keeps the latest ``limit``."""
-        query = select(equity_table.c.at, equity_table.c.equity).order_by(equity_table.c.id.desc())
+        return [(at, value) for at, value, _ in self.equity_samples(since, limit)]
+
+    def equity_samples(
+        self, since: datetime | None = None, limit: int | None = None
+    ) -> list[tuple[datetime, Decimal, Decimal | None]]:
+        """``(time, equity, cash)`` samples, oldest first (cash None where it was not
+        recorded); ``limit`` keeps the latest ``limit``."""
+        columns = (equity_table.c.at, equity_table.c.equity, equity_table.c.cash)
+        query = select(*columns).order_by(equity_table.c.id.desc())
         if since is not None:
             query = query.where(equity_table.c.at >= codec.ts(since))
         if limit is not None:
             query = query.limit(limit)
         with self._read() as connection:
             rows = connection.execute(query).all()
-        return [(codec.to_ts(at), codec.to_dec(value)) for at, value in reversed(rows)]
+        return [
+            (codec.to_ts(at), codec.to_dec(value), None if cash is None else codec.to_dec(cash))
+            for at, value, cash in reversed(rows)
+        ]
 
     def daily_pnl(self, since: date | None = None) -> list[DailyPnL]:
         """One row per New York date with equity samples or realized P/L, oldest first: the

@@ -124,6 +124,7 @@ async def test_pnl_and_equity(client: httpx.AsyncClient, engine: Engine) -> None
     assert points
     assert points[0]["at"].endswith("Z")
     assert Decimal(points[0]["equity"]) > 0
+    assert Decimal(points[0]["cash"]) > 0  # the engine records cash with each sample
     later = (await client.get("/api/equity", params={"since": "2999-01-01T00:00:00Z"})).json()
     assert later == {"points": []}
 

@@ -114,6 +114,10 @@ def test_equity_samples_closer_than_a_second_are_dropped(journal: Journal) -> No
     assert journal.equity_curve(since=T0 + timedelta(milliseconds=1)) == [
         (T0 + timedelta(seconds=1), D("100001.5"))
     ]
+    assert journal.equity_samples() == [
+        (T0, D("100000.01"), D("50000")),
+        (T0 + timedelta(seconds=1), D("100001.5"), None),
+    ]
 
 
 def test_equity_interval_holds_across_a_reopen(db_path: Path) -> None:
