@@ -84,3 +84,28 @@ def test_opening_a_locked_new_file_is_a_journal_error(
         other.close()
     with Journal(db_path) as journal:
         assert journal.schema_version > 0
+
+
+def _page_size(path: Path) -> int:
+    with sqlite3.connect(path) as raw:
+        return int(raw.execute("PRAGMA page_size").fetchone()[0])
+
+
+def test_a_new_journal_uses_small_pages(db_path: Path) -> None:
+    with Journal(db_path) as journal:
+        order, intent = make_order("c1")
+        journal.record_intent(order, intent)
+    assert _page_size(db_path) == 1024
+
+
+def test_a_journal_made_with_other_pages_keeps_them_and_its_rows(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("PRAGMA page_size=4096")
+        raw.execute("CREATE TABLE placeholder (x)")  # the file now has its page size
+    with Journal(db_path) as journal:
+        order, intent = make_order("c1")
+        journal.record_intent(order, intent)
+    with Journal(db_path) as journal:
+        assert journal.get_order("c1") == order
+    assert _page_size(db_path) == 4096
