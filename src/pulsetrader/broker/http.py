@@ -22,6 +22,9 @@ turns out to have been closed by the server (RFC 9112 section 9.3.1); a POST is 
 an order's fate after a failure is settled by :meth:`AlpacaClient.submit_order`'s look-up by
 client_order_id.
 
+TLS is checked against certifi's CA bundle, and an ``HTTPS_PROXY`` in the environment is used,
+as ``requests`` would.
+
 A session belongs to one event loop: one is opened on first use in the running loop, and again if
 the client is later used from another loop.
 """
@@ -31,7 +34,10 @@ from __future__ import annotations
 import asyncio
 import json
 import platform
+import ssl
+import urllib.request
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 import aiohttp
@@ -68,6 +74,24 @@ def query(params: Params | None) -> dict[str, str]:
         else:
             out[key] = str(value)
     return out
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """Certificate checks against certifi's CA bundle when it is installed (it comes with
+    alpaca-py's dependencies), as ``requests`` did: a slim image without system CA certificates
+    still reaches Alpaca. The system's store otherwise."""
+    try:
+        import certifi
+    except ImportError:
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def proxies_configured() -> bool:
+    """Whether the environment names an HTTP(S) proxy (read once: aiohttp would look it up
+    again on every request)."""
+    return bool(urllib.request.getproxies())
 
 
 class AlpacaHttp:
@@ -109,9 +133,10 @@ class AlpacaHttp:
                 # Opened on a loop that has ended: its connections died with it.
                 session.detach()
             session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connections),
+                connector=aiohttp.TCPConnector(limit=self._connections, ssl=tls_context()),
                 headers=self._headers,
                 timeout=self._timeout,
+                trust_env=proxies_configured(),
                 # The standard json module: aiohttp's default would be the same, named here
                 # because the body's exact bytes matter (Decimal strings, no float rounding).
                 json_serialize=json.dumps,

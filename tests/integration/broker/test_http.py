@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from pulsetrader.broker import AlpacaClient, BrokerConfig, BrokerUnavailable, OrderStatusUnknown
-from pulsetrader.broker.http import AlpacaHttp, HttpStatusError
+from pulsetrader.broker.http import AlpacaHttp, HttpStatusError, tls_context
 from pulsetrader.domain import OrderIntent
 from tests.integration.broker.conftest import no_sleep
 from tests.simulator import SimThread
@@ -168,3 +169,10 @@ def test_one_client_serves_event_loops_one_after_another() -> None:
             clock, status = asyncio.run(once())
             assert status == 200
             assert "is_open" in clock
+
+
+def test_tls_checks_certificates_against_a_real_bundle() -> None:
+    context = tls_context()
+    assert context.verify_mode is ssl.CERT_REQUIRED
+    assert context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 0
