@@ -35,6 +35,8 @@ _POSITIONS = "positions"
 
 class AccountManager:
     """Cached account state. ``ttl`` in seconds; ``refresh_interval`` for :meth:`start`;
+    ``risk_max_age`` how old a snapshot :meth:`risk_snapshot` takes (default: the refresh
+    interval plus the TTL, which the periodic refresh keeps it under);
     ``reload_delay`` seconds between a change and its background reload (:meth:`mark_changed`)."""
 
     def __init__(
@@ -43,11 +45,13 @@ class AccountManager:
         *,
         ttl: float = 5.0,
         refresh_interval: float = 30.0,
+        risk_max_age: float | None = None,
         reload_delay: float = 0.025,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.ttl = ttl
+        self.risk_max_age = risk_max_age if risk_max_age is not None else refresh_interval + ttl
         self._monotonic = monotonic
         self._accounts: TtlCache[str, Account] = TtlCache(ttl, monotonic=monotonic)
         self._positions: TtlCache[str, dict[str, PositionSnapshot]] = TtlCache(
@@ -145,14 +149,16 @@ class AccountManager:
         """The newest account and positions, without waiting for a reload after a change, and
         the number of changes they are known to include (later ones may be missing).
 
-        Loads (and waits) only for a part that is missing or older than the TTL: the broker's
-        own changes (prices, anything done outside this engine) still reach the risk check
-        within the TTL.
+        Loads (and waits) only for a part that is missing or older than :attr:`risk_max_age`,
+        which the periodic refresh prevents while it runs: the engine's own orders and fills are
+        applied by the caller, and the broker's other changes (prices, trades made outside this
+        engine) reach the risk check within a refresh interval. Strategies' reads
+        (:meth:`get_account`) keep the shorter TTL.
         """
         now = self._monotonic()
-        if self._account_at is None or now - self._account_at > self.ttl:
+        if self._account_at is None or now - self._account_at > self.risk_max_age:
             await self.get_account()
-        if self._positions_at is None or now - self._positions_at > self.ttl:
+        if self._positions_at is None or now - self._positions_at > self.risk_max_age:
             await self.get_positions()
         assert self.last_account is not None
         seen = min(self._account_seen, self._positions_seen)

@@ -60,7 +60,7 @@ async def test_the_next_order_counts_the_last_fill_without_waiting_for_a_reload(
     is denied at once."""
     price = await stack.feed.get_current_price("AAPL")
     assert price is not None
-    stack.accounts.ttl = 60.0  # the snapshot taken now stays usable; only reloads are slow
+    stack.accounts.risk_max_age = 60.0  # the snapshot taken now stays usable; reloads are slow
     await stack.accounts.risk_snapshot()
     stack.risk.limits = RiskLimits(max_position_notional=price * 15)  # room for 10, not 20
     slow = {"effect": "latency", "ms": 30_000}

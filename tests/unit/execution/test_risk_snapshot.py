@@ -82,3 +82,40 @@ async def test_a_late_answer_to_an_earlier_request_does_not_replace_a_newer_one(
     assert accounts.last_account.equity == Decimal(90000)
     internals: Any = accounts
     assert internals._account_seen == 1
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_snapshot_within_a_refresh_interval_serves_the_risk_check() -> None:
+    """Past the TTL (when strategies' reads would reload) but within the refresh interval the
+    risk check still takes it; past both, it waits for a fresh one."""
+    broker = SlowBroker()
+    clock = Clock()
+    accounts = AccountManager(
+        cast(AlpacaClient, broker), ttl=5.0, refresh_interval=30.0, monotonic=clock
+    )
+    assert accounts.risk_max_age == 35.0
+    first = asyncio.ensure_future(accounts.risk_snapshot())
+    await settle(broker, 1)
+    broker.gates[0].set()
+    await settle(broker, 2)
+    broker.gates[1].set()
+    snapshot, _, _ = await first
+    clock.now = 20.0
+    again, _, _ = await asyncio.wait_for(accounts.risk_snapshot(), 1)
+    assert again is snapshot
+    assert len(broker.gates) == 2  # nothing asked
+    clock.now = 36.0
+    later = asyncio.ensure_future(accounts.risk_snapshot())
+    await settle(broker, 3)
+    assert not later.done()  # too old now: it waits for the broker
+    broker.gates[2].set()
+    await settle(broker, 4)
+    broker.gates[3].set()
+    await later
