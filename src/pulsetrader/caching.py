@@ -108,14 +108,34 @@ class TtlCache(Generic[K, V]):
         task = self._inflight.get(key)
         if task is None:
             self.stats.misses += 1
-            self.stats.loads += 1
-            task = asyncio.ensure_future(self._load(key, loader, self._generation))
-            self._inflight[key] = task
-            task.add_done_callback(lambda t, k=key: self._done(k, t))  # type: ignore[misc]
+            task = self._start_load(key, loader)
         else:
             self.stats.shared += 1
         # shield: a cancelled caller must not cancel the load the other callers wait on.
         return await asyncio.shield(task)
+
+    async def get_or_refresh(
+        self, key: K, loader: Callable[[], Awaitable[V]], max_stale: float
+    ) -> V:
+        """Like :meth:`get_or_load`, but a stored value past the TTL and no older than
+        ``max_stale`` seconds is returned at once, while one shared load renews it in the
+        background (stale-while-revalidate). Only an older value, or none, is waited for."""
+        entry = self._values.get(key)
+        if entry is not None:
+            age = self._monotonic() - entry[0]
+            if self.ttl < age <= max_stale:
+                self.stats.hits += 1
+                if key not in self._inflight:
+                    self._start_load(key, loader)
+                return entry[1]
+        return await self.get_or_load(key, loader)
+
+    def _start_load(self, key: K, loader: Callable[[], Awaitable[V]]) -> asyncio.Task[V]:
+        self.stats.loads += 1
+        task = asyncio.ensure_future(self._load(key, loader, self._generation))
+        self._inflight[key] = task
+        task.add_done_callback(lambda t, k=key: self._done(k, t))  # type: ignore[misc]
+        return task
 
     async def _load(self, key: K, loader: Callable[[], Awaitable[V]], generation: int) -> V:
         value = await loader()

@@ -74,7 +74,8 @@ class OrderManager:
     """Orders, fills, positions and realized P/L, consistent with the broker.
 
     ``clock`` is the broker's time. ``poll_interval`` is how often open orders are polled while
-    the order stream is down.
+    the order stream is down. ``price_max_age`` is how old (seconds) a cached price may be to
+    value an order without asking the broker first.
     """
 
     def __init__(
@@ -88,6 +89,7 @@ class OrderManager:
         clock: Callable[[], datetime] | None = None,
         poll_interval: float = 2.0,
         client_order_prefix: str = "pt",
+        price_max_age: float = 15.0,
     ) -> None:
         self.client = client
         self.accounts = accounts
@@ -97,6 +99,7 @@ class OrderManager:
         self.clock = clock or client.clock
         self.poll_interval = poll_interval
         self.prefix = client_order_prefix
+        self.price_max_age = price_max_age
         self.orders: dict[str, Order] = {}
         self._by_broker_id: dict[str, str] = {}
         # The client order ids of every order that was open when remembered: a superset of the
@@ -292,7 +295,9 @@ class OrderManager:
                 snapshot, broker_positions, seen = await self.accounts.risk_snapshot()
                 account, positions = self._unsettled.apply(snapshot, broker_positions, seen)
                 # The market price always: a limit or stop away from it is valued at the worse.
-                price = await self.feed.get_current_price(intent.symbol)
+                # A price from the last refresh interval does, renewed in the background: the
+                # order does not wait for the broker's latest trade.
+                price = await self.feed.get_current_price(intent.symbol, max_age=self.price_max_age)
                 asset = await self._asset(intent.symbol)
                 decision = self.risk.validate_trade(
                     intent,

@@ -89,12 +89,22 @@ class MarketDataFeed:
 
     # -- prices -------------------------------------------------------------------------------
 
-    async def get_current_price(self, symbol: str) -> Decimal | None:
-        """The latest trade price (or quote midpoint), cached for ``price_ttl``; None if unknown."""
+    async def get_current_price(
+        self, symbol: str, *, max_age: float | None = None
+    ) -> Decimal | None:
+        """The latest trade price (or quote midpoint), cached for ``price_ttl``; None if unknown.
+
+        With ``max_age``, a cached price up to that many seconds old is returned without waiting
+        for the broker, and renewed in the background (the risk check's way: the watched
+        symbols' prices are refreshed every ``refresh_interval`` anyway).
+        """
         symbol = order_symbol(symbol)
         self.watched.add(symbol)
+        load = lambda: self._fetch_price(symbol)  # noqa: E731
         try:
-            return await self._prices.get_or_load(symbol, lambda: self._fetch_price(symbol))
+            if max_age is not None:
+                return await self._prices.get_or_refresh(symbol, load, max_age)
+            return await self._prices.get_or_load(symbol, load)
         except BrokerError as exc:
             logger.warning("price of {} unavailable: {}", symbol, exc)
             return None

@@ -239,3 +239,35 @@ async def test_a_load_started_before_an_invalidation_stores_nothing_and_is_not_j
     assert await first == "load 1"  # its own caller still gets an answer
     assert await second == "load 2"  # the read after the change did not join the old load
     assert cache.get("k") == "load 2"  # and the old load's value was not stored
+
+
+async def test_a_stale_value_within_the_bound_is_served_at_once_and_renewed_once() -> None:
+    clock = FakeClock()
+    cache: TtlCache[str, int] = TtlCache(2, monotonic=clock)
+    gate = asyncio.Event()
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        await gate.wait()
+        return loads * 10
+
+    gate.set()
+    assert await cache.get_or_refresh("k", load, max_stale=15) == 10  # nothing stored: waits
+    gate.clear()
+    clock.now += 5  # past the TTL, within the bound
+    assert await cache.get_or_refresh("k", load, max_stale=15) == 10
+    assert await cache.get_or_refresh("k", load, max_stale=15) == 10
+    assert cache.inflight == 1  # one renewal for both reads
+    gate.set()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert cache.get("k") == 20
+    clock.now += 20  # past the bound: the next read waits for the broker
+    gate.clear()
+    waiting = asyncio.create_task(cache.get_or_refresh("k", load, max_stale=15))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    gate.set()
+    assert await waiting == 30

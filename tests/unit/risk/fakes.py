@@ -85,7 +85,9 @@ class FakeFeed:
     def __init__(self, prices: dict[str, Decimal] | None = None) -> None:
         self.prices = dict(prices or {})
 
-    async def get_current_price(self, symbol: str) -> Decimal | None:
+    async def get_current_price(
+        self, symbol: str, *, max_age: float | None = None
+    ) -> Decimal | None:
         return self.prices.get(order_symbol(symbol))
 
 
