@@ -586,14 +586,15 @@ class OrderManager:
         booked = self.book.apply(dataclasses.replace(fill, strategy=strategy))
         if booked is None:
             return None
-        self.journal.record_fill(booked.fill, realized_pl=booked.realized_pl, strategy=strategy)
         if order is not None:
             try:
                 order.apply_fill(booked.fill)
             except DomainError as exc:  # the order's snapshot will carry the truth
                 logger.warning("fill {} not applied to its order: {}", fill.execution_id, exc)
-        self.journal.save_positions(self.book.positions.values(), self.clock())
-        self.journal.set_state(_WATERMARK, fill.timestamp.isoformat())
+        with self.journal.batch():  # one commit for the fill and what it moved
+            self.journal.record_fill(booked.fill, realized_pl=booked.realized_pl, strategy=strategy)
+            self.journal.save_positions(self.book.positions.values(), self.clock())
+            self.journal.set_state(_WATERMARK, fill.timestamp.isoformat())
         self._unsettled.filled(self.accounts.mark_changed(), booked.fill)
         logger.info(
             "fill {} {} {} @ {} (order {}, position {}, realized {})",

@@ -8,6 +8,7 @@ which of their methods it relies on.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -32,6 +33,10 @@ class OrderJournal(Protocol):
     ) -> None: ...
 
     def record_order(self, order: Order) -> None: ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """The writes inside share one transaction."""
+        ...
 
     def load_orders(self, *, open_only: bool = False) -> list[Order]: ...
 

@@ -43,15 +43,31 @@ class JournalCore:
         self._closed = False
         #: Write transactions committed (the checkpointer's measure of WAL growth).
         self.writes = 0
+        # The open transaction of batch(), which the order path's writes inside it join.
+        self._batch: sqlite3.Connection | None = None
 
     def _check_open(self) -> None:
         if self._closed:
             raise JournalError("the journal is closed")
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """The order path's writes inside the block (those on :meth:`_write_sql`) share one
+        transaction: one commit, all or nothing, and each page they touch written to the WAL
+        once. A fill, its positions and the fill watermark go together this way."""
+        with self._write_sql() as raw:
+            self._batch = raw
+            try:
+                yield
+            finally:
+                self._batch = None
+
+    @contextmanager
     def _write(self) -> Iterator[Connection]:
         self._check_open()
         with self._write_lock:
+            if self._batch is not None:
+                raise RuntimeError("this write cannot join a batch() transaction")
             try:
                 connection = self._write_connection
                 if connection is None:
@@ -78,6 +94,9 @@ class JournalCore:
         """
         self._check_open()
         with self._write_lock:
+            if self._batch is not None:  # inside batch() (on this thread: the lock is held)
+                yield self._batch
+                return
             try:
                 connection = self._write_connection
                 if connection is None:

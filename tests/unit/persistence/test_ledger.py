@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from pulsetrader.domain import OrderSide, Position
 from pulsetrader.persistence import UNATTRIBUTED, DailyPnL, Journal, JournalFill
 from tests.unit.persistence.factories import T0, D, make_fill, make_order
@@ -164,3 +166,23 @@ def test_daily_pnl_per_new_york_date(journal: Journal) -> None:
 def test_sell_fill_side_round_trips(journal: Journal) -> None:
     journal.record_fill(make_fill("x1", side=OrderSide.SELL))
     assert journal.fills()[0].fill.side is OrderSide.SELL
+
+
+def test_a_batch_is_one_commit_and_all_or_nothing(journal: Journal) -> None:
+    before = journal.writes
+    with journal.batch():
+        assert journal.record_fill(make_fill("e1")) is True
+        journal.set_state("watermark", "1")
+    assert journal.writes == before + 1
+    assert [r.fill.execution_id for r in journal.fills()] == ["e1"]
+
+    def fail_midway() -> None:
+        with journal.batch():
+            journal.record_fill(make_fill("e2"))
+            journal.set_state("watermark", "2")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_midway()
+    assert [r.fill.execution_id for r in journal.fills()] == ["e1"]
+    assert journal.get_state("watermark") == "1"

@@ -7,6 +7,7 @@ it was asked so tests can check it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -139,6 +140,9 @@ class FakeJournal:
 
     def record_order(self, order: Order) -> None:
         self.orders[order.client_order_id] = order
+
+    def batch(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def load_orders(self, *, open_only: bool = False) -> list[Order]:
         return [o for o in self.orders.values() if o.is_open or not open_only]
