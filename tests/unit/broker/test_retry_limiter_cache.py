@@ -145,23 +145,32 @@ async def test_limiter_pause_holds_everyone_until_the_reset() -> None:
     assert await limiter.acquire() == 0
 
 
+class GatedLoader:
+    """A loader whose loads wait for ``gate``; the n-th load answers ``n * step``."""
+
+    def __init__(self, step: int = 1) -> None:
+        self.gate = asyncio.Event()
+        self.loads = 0
+        self.step = step
+
+    async def __call__(self) -> int:
+        self.loads += 1
+        number = self.loads
+        await self.gate.wait()
+        return number * self.step
+
+
 async def test_cache_serves_fresh_values_and_shares_one_load_among_concurrent_misses() -> None:
     clock = FakeClock()
     cache: TtlCache[str, int] = TtlCache(10, monotonic=clock)
-    gate = asyncio.Event()
-    loads = 0
-
-    async def load() -> int:
-        nonlocal loads
-        loads += 1
-        await gate.wait()
-        return loads
+    load = GatedLoader()
+    gate = load.gate
 
     tasks = [asyncio.create_task(cache.get_or_load("k", load)) for _ in range(20)]
     await asyncio.sleep(0)
     gate.set()
     assert await asyncio.gather(*tasks) == [1] * 20
-    assert loads == 1
+    assert load.loads == 1
     assert await cache.get_or_load("k", load) == 1
     assert cache.stats.saved == 20
     clock.now += 11
@@ -244,14 +253,8 @@ async def test_a_load_started_before_an_invalidation_stores_nothing_and_is_not_j
 async def test_a_stale_value_within_the_bound_is_served_at_once_and_renewed_once() -> None:
     clock = FakeClock()
     cache: TtlCache[str, int] = TtlCache(2, monotonic=clock)
-    gate = asyncio.Event()
-    loads = 0
-
-    async def load() -> int:
-        nonlocal loads
-        loads += 1
-        await gate.wait()
-        return loads * 10
+    load = GatedLoader(step=10)
+    gate = load.gate
 
     gate.set()
     assert await cache.get_or_refresh("k", load, max_stale=15) == 10  # nothing stored: waits
