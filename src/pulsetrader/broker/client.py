@@ -354,15 +354,18 @@ class AlpacaClient:
         crypto: bool,
     ) -> Params:
         return {
-            "symbols": ",".join(symbols),
+            **self._symbols_params(symbols, crypto),
             "timeframe": str(
                 Timeframe.parse(timeframe) if isinstance(timeframe, str) else timeframe
             ),
             "start": isoformat_z(start),
             "end": isoformat_z(end) if end is not None else None,
             "sort": sort,
-            "feed": None if crypto else self.config.feed,
         }
+
+    def _symbols_params(self, symbols: Sequence[str], crypto: bool) -> dict[str, str | None]:
+        """Which symbols a market-data query is about, and the stock feed it reads."""
+        return {"symbols": ",".join(symbols), "feed": None if crypto else self.config.feed}
 
     async def get_bar_history(
         self,
@@ -400,7 +403,7 @@ class AlpacaClient:
         """The raw latest ``kind`` ("trade" or "quote") of one symbol; NotFound when absent."""
         symbol = order_symbol(symbol)
         crypto = is_crypto(symbol)
-        params: Params = {"symbols": symbol, "feed": None if crypto else self.config.feed}
+        params = self._symbols_params([symbol], crypto)
         page = await self._read(
             endpoint, self._market(latest_path(kind, crypto), params), data=True
         )

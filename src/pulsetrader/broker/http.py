@@ -89,8 +89,8 @@ def tls_context() -> ssl.SSLContext:
 
 
 def proxies_configured() -> bool:
-    """Whether the environment names an HTTP(S) proxy (read once: aiohttp would look it up
-    again on every request)."""
+    """Whether the environment names an HTTP(S) proxy: only then does a session read it
+    (``trust_env``), since aiohttp would otherwise look it up again on every request."""
     return bool(urllib.request.getproxies())
 
 
@@ -137,9 +137,6 @@ class AlpacaHttp:
                 headers=self._headers,
                 timeout=self._timeout,
                 trust_env=proxies_configured(),
-                # The standard json module: aiohttp's default would be the same, named here
-                # because the body's exact bytes matter (Decimal strings, no float rounding).
-                json_serialize=json.dumps,
             )
             self._session, self._loop = session, loop
         return session

@@ -236,7 +236,7 @@ class OrderManager:
         # The intent is durable before the broker hears of it: a crash from here on is settled
         # by reconciliation, which asks the broker for this id instead of sending it again.
         # The approval goes in the same commit.
-        self.journal.record_intent(order, intent, approved_at=decision.at, approval=decision.reason)
+        self.journal.record_intent(order, intent, approved_at=decision.at)
         self._remember(order)
         self._notify(self._decision_listeners, decision)
         self.in_flight.add(coid)

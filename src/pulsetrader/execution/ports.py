@@ -29,7 +29,6 @@ class OrderJournal(Protocol):
         intent: OrderIntent,
         *,
         approved_at: datetime | None = None,
-        approval: str = "approved",
     ) -> None: ...
 
     def record_order(self, order: Order) -> None: ...

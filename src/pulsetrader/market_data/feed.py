@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -100,7 +100,10 @@ class MarketDataFeed:
         """
         symbol = order_symbol(symbol)
         self.watched.add(symbol)
-        load = lambda: self._fetch_price(symbol)  # noqa: E731
+
+        def load() -> Awaitable[Decimal]:
+            return self._fetch_price(symbol)
+
         try:
             if max_age is not None:
                 return await self._prices.get_or_refresh(symbol, load, max_age)

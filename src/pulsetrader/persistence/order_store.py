@@ -165,12 +165,11 @@ class OrderStore(JournalCore):
         intent: OrderIntent,
         *,
         approved_at: datetime | None = None,
-        approval: str = "approved",
     ) -> None:
         """Journal a new order and the intent it came from, before the broker is called.
 
         One short transaction (committed, hence durable across a process kill, on return). With
-        ``approved_at``, the risk manager's approval (``approval`` is its reason) is written in
+        ``approved_at``, the risk manager's approval (reason ``approved``) is written in
         the same transaction: the order path commits once before it calls the broker, not twice.
         Raises DuplicateClientOrderId, writing nothing, when the client_order_id is known, and
         ValueError when the intent names another client_order_id.
@@ -186,7 +185,7 @@ class OrderStore(JournalCore):
             if connection.execute(_INSERT_ORDER.text, row).rowcount != 1:
                 raise DuplicateClientOrderId(coid)  # rolled back: nothing written
             if approved_at is not None:
-                decision = decision_row(intent, True, approval, None, approved_at, coid)
+                decision = decision_row(intent, True, "approved", None, approved_at, coid)
                 connection.execute(INSERT_DECISION.text, decision)
 
     def record_order(self, order: Order) -> None:

@@ -91,7 +91,7 @@ def test_duplicate_client_order_id_is_refused_and_changes_nothing(journal: Journ
 def test_approval_is_written_with_the_intent_in_one_commit(journal: Journal) -> None:
     order, intent = make_order("c1")
     before = journal.writes
-    journal.record_intent(order, intent, approved_at=T0, approval="approved")
+    journal.record_intent(order, intent, approved_at=T0)
     assert journal.writes == before + 1
     [decision] = journal.decisions()
     assert decision["approved"] is True

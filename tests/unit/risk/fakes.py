@@ -131,12 +131,11 @@ class FakeJournal:
         intent: OrderIntent,
         *,
         approved_at: datetime | None = None,
-        approval: str = "approved",
     ) -> None:
         self.intents[order.client_order_id] = intent
         self.orders[order.client_order_id] = order
         if approved_at is not None:
-            self.record_decision(intent, True, approval, None, approved_at, order.client_order_id)
+            self.record_decision(intent, True, "approved", None, approved_at, order.client_order_id)
 
     def record_order(self, order: Order) -> None:
         self.orders[order.client_order_id] = order
