@@ -39,17 +39,15 @@ benchmark installs, without changing library code:
 The wrappers cost a few microseconds per frame or order, inside the figures. Trades of the first
 ``--warmup`` seconds are not counted (first connections and asset lookups). Reported: p50, p90,
 p99, max and count of the whole and of each stage; the orders split by whether a broker read
-finished during their risk check (the order manager invalidates the account cache on every
-accepted order and fill, so the next risk check reads account and positions over REST); the
-order round trip; server send -> ``recv`` (wall clocks: the wait before the first timestamp);
-the client's call times; the achieved rate and what became of the orders. ``--what-if`` runs a
-variant that is *not* the engine as built (the account stays cached through orders and fills,
-streamed trades price the risk check) to show what the rest of the path costs. The engine gets
-core 0, the server and simulator core 1 (when the OS allows); the last line says how much CPU
-other processes took meanwhile.
+finished during their risk check (the account manager reloads account and positions after every
+accepted order and fill; the risk check should never wait for those reloads, so the second group
+should stay empty); the order round trip; server send -> ``recv`` (wall clocks: the wait before
+the first timestamp); the client's call times; the achieved rate and what became of the orders.
+The engine gets core 0, the server and simulator core 1 (when the OS allows); the last line says
+how much CPU other processes took meanwhile.
 
     .venv/bin/python benchmarks/bench_tick_to_order.py [--seconds 20] [--warmup 3]
-        [--rate 1000] [--order-every 50] [--what-if]
+        [--rate 1000] [--order-every 50]
 """
 
 from __future__ import annotations
@@ -407,11 +405,6 @@ async def run_engine(args: argparse.Namespace, sim_words: list[str], tick_port: 
             engine.runner = runner  # so that engine.stop() stops it, as it does its own
             await runner.start()
             await engine.streams.subscribe_trades(SYMBOLS, rec.tap)
-            if args.what_if:
-                # Not the engine as built: the account and positions stay cached for their TTL
-                # through orders and fills, and streamed trades price the risk check.
-                engine.accounts.invalidate = lambda: None
-                await engine.streams.subscribe_trades(SYMBOLS, engine.feed.on_trade)
             try:
                 await asyncio.wait_for(rec.done.wait(), total / args.rate + 60)
                 await asyncio.wait_for(runner.drain(), 30)
@@ -488,11 +481,6 @@ def report(args: argparse.Namespace, rec: Recorder, stats: dict[str, Any]) -> No
         f"{args.seconds:g} s counted after {args.warmup:g} s of warm-up; the engine as "
         "`pulsetrader run` builds it, simulator and market-data server in their own processes"
     )
-    if args.what_if:
-        print(
-            "tick-to-order: WHAT-IF run (--what-if), not the engine as built: account and "
-            "positions are not invalidated by orders and fills, prices come from the stream"
-        )
     rows = [
         ("frame received -> order request sent", "total"),
         ("  recv -> strategy on_trade (decode, mailbox)", "recv"),
@@ -529,12 +517,6 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of trades not counted")
     parser.add_argument("--rate", type=float, default=1000.0, help="trade messages per second")
     parser.add_argument("--order-every", type=int, default=50, help="an order on 1 in N trades")
-    parser.add_argument(
-        "--what-if",
-        action="store_true",
-        help="not the engine as built: keep the account cached through orders and fills and "
-        "price the risk check from the stream, to show what the rest of the path costs",
-    )
     parser.add_argument("--serve", choices=("ticks", "sim"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:

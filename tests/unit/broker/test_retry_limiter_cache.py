@@ -19,6 +19,7 @@ from pulsetrader.broker.limiter import RequestLimiter
 from pulsetrader.broker.orders import is_duplicate_client_order_id, new_client_order_id
 from pulsetrader.broker.retry import RetryStrategy
 from pulsetrader.caching import TtlCache
+from tests.helpers import eventually
 
 
 class FakeClock:
@@ -264,9 +265,7 @@ async def test_a_stale_value_within_the_bound_is_served_at_once_and_renewed_once
     assert await cache.get_or_refresh("k", load, max_stale=15) == 10
     assert cache.inflight == 1  # one renewal for both reads
     gate.set()
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert cache.get("k") == 20
+    await eventually(lambda: cache.get("k") == 20, timeout=2, message="renewed in the background")
     clock.now += 20  # past the bound: the next read waits for the broker
     gate.clear()
     waiting = asyncio.create_task(cache.get_or_refresh("k", load, max_stale=15))
